@@ -1,0 +1,24 @@
+import { RegistryError } from '../errors/index.ts';
+import type { Handler } from '../http/types.ts';
+import type { ApiDeps } from './context.ts';
+import { json, nextLink, pageParams, repoOf } from './common.ts';
+
+/** `GET /v2/_catalog?n=&last=` (distribution-spec catalog listing, Link pagination). */
+export function catalogHandler(deps: ApiDeps): Handler {
+  return (ctx) => {
+    const { n, last } = pageParams(ctx);
+    const page = deps.storage.catalog.repositories(n, last);
+    return json(200, { repositories: page.items }, nextLink('/v2/_catalog', page, n));
+  };
+}
+
+/** `GET /v2/<name>/tags/list?n=&last=` (distribution-spec "Listing Tags"). */
+export function tagsHandler(deps: ApiDeps): Handler {
+  return (ctx) => {
+    const repo = repoOf(ctx);
+    if (!deps.storage.catalog.hasRepo(repo)) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
+    const { n, last } = pageParams(ctx);
+    const page = deps.storage.catalog.tags(repo, n, last);
+    return json(200, { name: repo, tags: page.items }, nextLink(`/v2/${repo}/tags/list`, page, n));
+  };
+}

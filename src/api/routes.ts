@@ -1,0 +1,58 @@
+import type { Handler, Route } from '../http/types.ts';
+import type { ApiDeps } from './context.ts';
+import { baseHandler, discoverHandler, healthHandlers } from './base.ts';
+import { catalogHandler, tagsHandler } from './catalog.ts';
+import { manifestHandler } from './manifests.ts';
+import { blobHandler } from './blobs.ts';
+import { uploadSessionHandler, uploadStartHandler } from './uploads.ts';
+import { referrersHandler } from './referrers.ts';
+
+/**
+ * Every response of the distribution API carries this header (distribution-spec
+ * "Determining support"; clients such as containerd look for it).
+ */
+const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+
+function v2(handler: Handler): Handler {
+  return async (ctx) => {
+    const reply = await handler(ctx);
+    reply.headers = { ...API_VERSION, ...reply.headers };
+    return reply;
+  };
+}
+
+/*
+ * Names may contain slashes, so each pattern anchors on the LAST occurrence of its
+ * resource keyword (greedy `(?<name>.+)`); the name grammar (validated in handlers)
+ * cannot contain `%`, so encoded separators never reach storage.
+ */
+const NAME = '(?<name>.+)';
+
+/** The distribution API and health routes, as data. Extension routes are appended by the app. */
+export function apiRoutes(deps: ApiDeps): Route[] {
+  const health = healthHandlers(deps);
+  return [
+    { name: 'base', methods: ['GET', 'HEAD'], pattern: /^\/v2\/?$/, handler: v2(baseHandler()) },
+    { name: 'catalog', methods: ['GET'], pattern: /^\/v2\/_catalog$/, handler: v2(catalogHandler(deps)) },
+    { name: 'discover', methods: ['GET'], pattern: /^\/v2\/_oci\/ext\/discover$/, handler: v2(discoverHandler(deps)) },
+    { name: 'tags', methods: ['GET'], pattern: new RegExp(`^/v2/${NAME}/tags/list$`), handler: v2(tagsHandler(deps)) },
+    {
+      name: 'manifest',
+      methods: ['GET', 'HEAD', 'PUT', 'DELETE'],
+      pattern: new RegExp(`^/v2/${NAME}/manifests/(?<reference>[^/]+)$`),
+      handler: v2(manifestHandler(deps)),
+    },
+    { name: 'upload-start', methods: ['POST'], pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), handler: v2(uploadStartHandler(deps)) },
+    {
+      name: 'upload',
+      methods: ['GET', 'PATCH', 'PUT', 'DELETE'],
+      pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<id>[^/]+)$`),
+      handler: v2(uploadSessionHandler(deps)),
+    },
+    { name: 'blob', methods: ['GET', 'HEAD', 'DELETE'], pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`), handler: v2(blobHandler(deps)) },
+    { name: 'referrers', methods: ['GET'], pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), handler: v2(referrersHandler(deps)) },
+    { name: 'livez', methods: ['GET', 'HEAD'], pattern: /^\/livez$/, handler: health.livez },
+    { name: 'readyz', methods: ['GET', 'HEAD'], pattern: /^\/readyz$/, handler: health.readyz },
+    { name: 'startupz', methods: ['GET', 'HEAD'], pattern: /^\/startupz$/, handler: health.startupz },
+  ];
+}

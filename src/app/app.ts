@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import { apiRoutes } from '../api/routes.ts';
+import type { Health } from '../api/context.ts';
+import type { LoadedConfig } from '../config/index.ts';
+import { startServer } from '../http/index.ts';
+import type { HttpServer, ServerOptions } from '../http/types.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createStorage } from '../storage/index.ts';
+import type { Storage } from '../storage/index.ts';
+import { requestLogger } from './audit.ts';
+
+/** A running registry. */
+export interface Registry {
+  readonly server: HttpServer;
+  readonly storage: Storage;
+  readonly log: Logger;
+  readonly port: number;
+  /** Stops accepting, drains in-flight requests (bounded), closes the index. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Options mainly for tests: inject a logger, force an HTTP engine. */
+export interface StartOptions {
+  log?: Logger;
+  engine?: 'uws' | 'node';
+}
+
+/**
+ * The composition root: logger, storage, API routes, HTTP engine. The index is
+ * reconciled with the disk before the listener opens, so the first request already
+ * sees every repository on disk.
+ */
+export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {}): Promise<Registry> {
+  const { config } = loaded;
+  const started = performance.now();
+  const log = opts.log ?? createLogger({ level: config.log.level, ...(config.log.output ? { output: config.log.output } : {}) });
+  const audit = config.log.audit ? createLogger({ level: 'info', output: config.log.audit, base: { app: 'skiff', log: 'audit' } }) : undefined;
+  for (const w of loaded.warnings) log.warn({ config: loaded.source }, w);
+  for (const key of loaded.unsupported) log.warn({ config: loaded.source, key }, `config key "${key}" is accepted but not supported by this build yet; it has no effect`);
+
+  const storage = createStorage({
+    rootDirectory: config.storage.rootDirectory,
+    dedupe: config.storage.dedupe,
+    commit: config.storage.commit,
+    maxRepos: config.storage.maxRepos,
+    log,
+  });
+  await storage.ready();
+
+  const health: Health = { started: true, ready: false };
+  const routes = apiRoutes({ storage, log: log.child({ module: 'api' }), health, extensions: () => [] });
+  const serverOpts: ServerOptions = {
+    address: config.http.address,
+    port: config.http.port,
+    routes,
+    hooks: {
+      onComplete: requestLogger(log.child({ module: 'http' }), audit),
+      onUnexpectedError: (ctx, err) => log.error({ reqId: ctx.id, method: ctx.method, path: ctx.path, err }, 'unexpected error'),
+    },
+  };
+  if (config.http.tls?.cert && config.http.tls.key) {
+    serverOpts.tls = { cert: config.http.tls.cert, key: config.http.tls.key, ...(config.http.tls.cacert ? { cacert: config.http.tls.cacert } : {}) };
+  }
+  if (opts.engine) serverOpts.engine = opts.engine;
+  const server = await startServer(serverOpts);
+  health.ready = true;
+  if (server.engine === 'node') {
+    log.warn({ node: process.versions.node, abi: process.versions.modules, arch: process.arch }, 'HTTP engine: node:http FALLBACK (no uWebSockets.js binary for this platform/Node ABI); slower, but complete');
+  }
+  log.info(
+    { engine: server.engine, address: config.http.address, port: server.port, root: config.storage.rootDirectory, ms: Math.round(performance.now() - started) },
+    'skiff is serving',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    storage,
+    log,
+    port: server.port,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        health.ready = false;
+        await server.close(graceMs);
+        await storage.close();
+        log.info('skiff stopped');
+        log.flush?.();
+        audit?.flush?.();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { RequestContext } from '../http/types.ts';
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Request logging: one line per request at debug (info for failures), plus zot's audit
+ * log (`log.audit`) of every mutating request. Identity fields arrive with auth.
+ */
+export function requestLogger(log: Logger, audit: Logger | undefined) {
+  return (ctx: RequestContext, info: { status: number; route: string; durationMs: number; aborted: boolean; bytesSent: number }) => {
+    const entry = {
+      reqId: ctx.id,
+      method: ctx.method,
+      path: ctx.path,
+      route: info.route,
+      status: info.status,
+      ms: Math.round(info.durationMs * 100) / 100,
+      bytesIn: ctx.bodyBytesReceived(),
+      bytesOut: info.bytesSent,
+      aborted: info.aborted || undefined,
+      client: ctx.remoteAddress,
+    };
+    if (info.status >= 500 || info.aborted) log.warn(entry, 'request');
+    else if (log.isLevelEnabled('debug')) log.debug(entry, 'request');
+    if (audit && !READ_METHODS.has(ctx.method)) audit.info({ ...entry, query: ctx.rawQuery || undefined }, 'audit');
+  };
+}

@@ -1,0 +1,40 @@
+import { serveCommand } from './serve.ts';
+import { verifyCommand } from './verify.ts';
+
+const USAGE = `skiff: a zot-compatible OCI registry for the edge
+
+Usage:
+  skiff serve [config]     run the registry (no config: 127.0.0.1:8080, data in ./data)
+  skiff verify <config>    check a config file without starting
+  skiff --version          print the version
+
+Config files use zot's keys, as JSON or YAML. SKIFF_* environment variables override
+keys, e.g. SKIFF_HTTP_PORT=5000 SKIFF_STORAGE_ROOTDIRECTORY=/var/lib/skiff.
+`;
+
+/** Subcommands by name; each returns the process exit status. */
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  serve: serveCommand,
+  verify: verifyCommand,
+};
+
+export const VERSION = '0.1.0';
+
+/** Runs the command line; returns the exit status. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    process.stdout.write(`skiff ${VERSION}\n`);
+    return 0;
+  }
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    process.stderr.write(`skiff: unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
+  return run(rest);
+}

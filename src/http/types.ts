@@ -1,0 +1,109 @@
+/**
+ * The HTTP contract between the engine adapters (uWebSockets.js, node:http) and
+ * the handlers in `api/` and extensions. Nothing here exposes an engine type.
+ */
+
+/** A request, captured synchronously from the engine before any await. */
+export interface RequestContext {
+  /** Upper-case method, e.g. `GET`. */
+  readonly method: string;
+  /** The URL path exactly as sent, without the query string, still percent-encoded. */
+  readonly path: string;
+  /** The raw query string without the leading `?` (may be empty). */
+  readonly rawQuery: string;
+  /** Parsed query; repeated keys (e.g. `?tag=a&tag=b`) are kept via `getAll`. */
+  readonly query: URLSearchParams;
+  /** Request headers with lower-case names; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Remote peer address as text. */
+  readonly remoteAddress: string;
+  /** Request id for logs (also echoed as `X-Request-Id`). */
+  readonly id: string;
+  /** Aborted when the client goes away before the response is complete. */
+  readonly signal: AbortSignal;
+  /** True when the connection is TLS. */
+  readonly secure: boolean;
+  /** Named captures of the matched route (percent-decoded is NOT applied). */
+  params: Record<string, string>;
+  /**
+   * The request body as a stream of chunks, readable once. Chunks are owned by the
+   * consumer (already copied out of engine memory). The engine pauses the socket
+   * while the consumer lags (backpressure). Ends early with an error when the client
+   * aborts. Empty for requests without a body.
+   */
+  body(): AsyncIterable<Buffer>;
+  /** Bytes of body received so far (for logging/metrics). */
+  bodyBytesReceived(): number;
+}
+
+/** A streamed response body with a known total length. */
+export interface StreamBody {
+  readonly stream: AsyncIterable<Buffer> & { destroy?(err?: Error): void };
+  readonly length: number;
+}
+
+/** What a handler returns; the engine writes it (corked, with backpressure). */
+export interface Reply {
+  status: number;
+  headers?: Record<string, string | number | readonly string[]>;
+  /**
+   * Omitted for no body. For HEAD the engine never writes a body but keeps the
+   * `Content-Length` header the handler set (it must describe the GET body).
+   */
+  body?: string | Buffer | StreamBody;
+}
+
+/** A request handler. Throwing a RegistryError produces the OCI error envelope. */
+export type Handler = (ctx: RequestContext) => Promise<Reply> | Reply;
+
+/** One route, as data. `pattern` is matched against the raw path. */
+export interface Route {
+  /** Methods this route answers; `HEAD` is never implied by `GET`. */
+  readonly methods: readonly string[];
+  /** Anchored regular expression; named groups become `ctx.params`. */
+  readonly pattern: RegExp;
+  readonly handler: Handler;
+  /** Stable name for logs and metrics, e.g. `manifest`. */
+  readonly name: string;
+}
+
+/** Hooks the app gives the engine: logging, and a wrapper for every request. */
+export interface ServerHooks {
+  /** Called once per completed (or aborted) request. */
+  onComplete?(ctx: RequestContext, info: { status: number; route: string; durationMs: number; aborted: boolean; bytesSent: number }): void;
+  /** Called for a handler error that was not a RegistryError. */
+  onUnexpectedError?(ctx: RequestContext, err: unknown): void;
+}
+
+/** TLS material for the listener (paths, as in zot's `http.tls`). */
+export interface TlsOptions {
+  cert: string;
+  key: string;
+  cacert?: string;
+}
+
+/** Options to start a server. */
+export interface ServerOptions {
+  address: string;
+  port: number;
+  routes: readonly Route[];
+  hooks?: ServerHooks;
+  tls?: TlsOptions;
+  /** Force an engine; default picks uWS when a matching binary exists. */
+  engine?: 'uws' | 'node';
+}
+
+/** A running server. */
+export interface HttpServer {
+  readonly engine: 'uws' | 'node';
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /**
+   * Largest request `Content-Length` the engine can receive, when it has a
+   * limit (the bundled uWS build: 999,999,999; see http/LIMITS.md). Larger
+   * bodies must arrive in chunks or with `Transfer-Encoding: chunked`.
+   */
+  readonly maxRequestContentLength?: number;
+  /** Stop accepting, let in-flight requests finish up to `graceMs`, then close. */
+  close(graceMs?: number): Promise<void>;
+}

@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import { KeyedMutex } from '../platform/locks.ts';
+import { Layout } from './layout/index.ts';
+import { RegistryIndex } from './index/index.ts';
+import { BlobService } from './blobs.ts';
+import { CatalogService } from './catalog.ts';
+import { ManifestService } from './manifests.ts';
+import { reconcile } from './reconcile.ts';
+import { RepoGuard } from './repos.ts';
+import type { Storage } from './types.ts';
+import { UploadService } from './uploads.ts';
+
+/** What the storage engine needs from the config (zot's `storage` section). */
+export interface StorageOptions {
+  rootDirectory: string;
+  /** zot `storage.dedupe` (default true). */
+  dedupe: boolean;
+  /** zot `storage.commit`: fsync every write (default false). */
+  commit: boolean;
+  /** zot `storage.maxRepos` (0 = no quota). */
+  maxRepos: number;
+  log: Logger;
+}
+
+/** The engine's internals, for lifecycle jobs (GC, scrub) that work below the facade. */
+export interface StorageInternals {
+  layout: Layout;
+  index: RegistryIndex;
+  locks: KeyedMutex;
+}
+
+/**
+ * Builds the storage engine over a root directory. The index opens at once; `ready()`
+ * reconciles it with the disk (fast when current) and must resolve before serving.
+ */
+export function createStorage(opts: StorageOptions): Storage & { internals: StorageInternals } {
+  const layout = new Layout(opts.rootDirectory, { fsync: opts.commit });
+  const index = RegistryIndex.open(layout.paths.stateDir());
+  const locks = new KeyedMutex();
+  const repos = new RepoGuard(layout, index, opts.maxRepos);
+  const log = opts.log.child({ module: 'storage' });
+  let readyP: Promise<void> | undefined;
+  return {
+    manifests: new ManifestService(layout, index, locks, repos),
+    blobs: new BlobService(layout, index, locks, repos, opts.dedupe),
+    uploads: new UploadService(layout, index, locks, repos, opts.dedupe),
+    catalog: new CatalogService(index),
+    internals: { layout, index, locks },
+    recordPull: (repo, digest) => index.recordPull(repo, digest),
+    ready() {
+      readyP ??= (async () => {
+        const started = performance.now();
+        const r = await reconcile(layout, index, log);
+        log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
+      })();
+      return readyP;
+    },
+    async close() {
+      await index.close();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { createStorage, type StorageOptions, type StorageInternals } from './create.ts';
+export type * from './types.ts';

@@ -1,0 +1,39 @@
+import { LayoutPaths } from './paths.ts';
+import { BlobFiles } from './blobs.ts';
+import { UploadFiles } from './uploads.ts';
+import { RepoFiles } from './repo.ts';
+import type { SyncPolicy } from './files.ts';
+import { listBlobFiles, listRepoDirs, listUploads } from './scan.ts';
+
+export { LayoutPaths } from './paths.ts';
+export type { BlobStream } from './blobs.ts';
+export { UploadOverrun } from './uploads.ts';
+export { REF_NAME, type OciIndexJson, type Fingerprint } from './repo.ts';
+export type { BlobEntry } from './scan.ts';
+
+/** The on-disk OCI layouts under one root: the only filesystem access of storage. */
+export class Layout {
+  readonly paths: LayoutPaths;
+  readonly blobs: BlobFiles;
+  readonly uploads: UploadFiles;
+  readonly repos: RepoFiles;
+
+  constructor(root: string, policy: SyncPolicy) {
+    this.paths = new LayoutPaths(root);
+    this.blobs = new BlobFiles(this.paths, policy);
+    this.uploads = new UploadFiles(this.paths);
+    this.repos = new RepoFiles(this.paths, policy);
+  }
+
+  listRepos(): AsyncGenerator<string> {
+    return listRepoDirs(this.paths);
+  }
+
+  listBlobs(repo: string) {
+    return listBlobFiles(this.paths, repo);
+  }
+
+  listUploads(repo: string) {
+    return listUploads(this.paths, repo);
+  }
+}

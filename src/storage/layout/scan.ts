@@ -1,0 +1,77 @@
+import { opendir, readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { LayoutPaths } from './paths.ts';
+
+/** A blob file found on disk. */
+export interface BlobEntry {
+  digest: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+/**
+ * Walks the root for repositories: directories with an index.json. It descends into
+ * repositories too (a/b may live inside a) but never into blobs/, .uploads or `_` state
+ * directories, so it costs one readdir per repository, not one per blob.
+ */
+export async function* listRepoDirs(paths: LayoutPaths): AsyncGenerator<string> {
+  const stack: string[] = [paths.root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    const subdirs: string[] = [];
+    let isRepo = false;
+    for (const e of entries) {
+      if (e.isFile() && e.name === 'index.json') isRepo = true;
+      else if (e.isDirectory() && e.name !== 'blobs' && !e.name.startsWith('.') && !e.name.startsWith('_')) subdirs.push(e.name);
+    }
+    if (isRepo && dir !== paths.root) yield relative(paths.root, dir).split(sep).join('/');
+    for (const s of subdirs.sort().reverse()) stack.push(join(dir, s));
+  }
+}
+
+/** Lists every blob file of a repository (GC, scrub, index rebuild). */
+export async function* listBlobFiles(paths: LayoutPaths, repo: string): AsyncGenerator<BlobEntry> {
+  const base = paths.blobsDir(repo);
+  let algs: string[];
+  try {
+    algs = await readdir(base);
+  } catch {
+    return;
+  }
+  for (const alg of algs) {
+    let dir;
+    try {
+      dir = await opendir(join(base, alg));
+    } catch {
+      continue;
+    }
+    for await (const e of dir) {
+      if (!e.isFile()) continue;
+      const st = await stat(join(base, alg, e.name)).catch(() => null);
+      if (st) yield { digest: `${alg}:${e.name}`, size: Number(st.size), mtimeMs: Number(st.mtimeMs), ino: Number(st.ino) };
+    }
+  }
+}
+
+/** Lists upload session ids of a repository with their ages (stale-upload sweep). */
+export async function listUploads(paths: LayoutPaths, repo: string): Promise<{ id: string; mtimeMs: number }[]> {
+  let names: string[];
+  try {
+    names = await readdir(paths.uploadsDir(repo));
+  } catch {
+    return [];
+  }
+  const out: { id: string; mtimeMs: number }[] = [];
+  for (const id of names) {
+    const st = await stat(join(paths.uploadsDir(repo), id)).catch(() => null);
+    if (st) out.push({ id, mtimeMs: Number(st.mtimeMs) });
+  }
+  return out;
+}

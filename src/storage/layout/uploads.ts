@@ -1,0 +1,88 @@
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { StreamingHasher, type Algorithm } from '../../oci/index.ts';
+import type { LayoutPaths } from './paths.ts';
+import { statOrNull } from './files.ts';
+
+/**
+ * Upload session files (`<repo>/.uploads/<id>`). A session is just its file: its size is
+ * the offset of the next chunk, so a session survives a restart (only the running hash
+ * is lost, and is rebuilt from the file when needed).
+ */
+export class UploadFiles {
+  constructor(private readonly paths: LayoutPaths) {}
+
+  path(repo: string, id: string): string {
+    return this.paths.upload(repo, id);
+  }
+
+  async create(repo: string, id: string): Promise<void> {
+    await mkdir(this.paths.uploadsDir(repo), { recursive: true });
+    const fh = await open(this.paths.upload(repo, id), constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+    await fh.close();
+  }
+
+  /** Bytes received so far, or null for an unknown session. */
+  async size(repo: string, id: string): Promise<number | null> {
+    const st = await statOrNull(this.paths.upload(repo, id));
+    return st && st.isFile() ? Number(st.size) : null;
+  }
+
+  /** Last modification time, for sweeping stale sessions. */
+  async mtime(repo: string, id: string): Promise<number | null> {
+    const st = await statOrNull(this.paths.upload(repo, id));
+    return st ? Number(st.mtimeMs) : null;
+  }
+
+  /**
+   * Streams `body` onto the end of the session file, feeding `hasher` as it goes.
+   * Waits on the file stream's 'drain', and the HTTP engine pauses the socket while we
+   * wait, so memory stays bounded however fast the client sends. `limit` caps the bytes
+   * accepted (a chunk must match its Content-Length). Returns the bytes appended.
+   */
+  async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: StreamingHasher | null, limit?: number): Promise<number> {
+    const ws = createWriteStream(this.paths.upload(repo, id), { flags: 'a', highWaterMark: 1024 * 1024 });
+    const failed = once(ws, 'error').then(([e]) => {
+      throw e;
+    });
+    failed.catch(() => undefined);
+    let written = 0;
+    try {
+      for await (const chunk of body) {
+        written += chunk.length;
+        if (limit !== undefined && written > limit) throw new UploadOverrun(limit);
+        hasher?.update(chunk);
+        if (!ws.write(chunk)) await Promise.race([once(ws, 'drain'), failed]);
+      }
+      ws.end();
+      await Promise.race([once(ws, 'finish'), failed]);
+      await once(ws, 'close').catch(() => undefined);
+    } catch (err) {
+      ws.destroy();
+      throw err;
+    }
+    return written;
+  }
+
+  /** Recomputes the running hash from the file (after a restart or a failed append). */
+  async rehash(repo: string, id: string, algorithm: Algorithm): Promise<StreamingHasher> {
+    const hasher = new StreamingHasher(algorithm);
+    for await (const chunk of createReadStream(this.paths.upload(repo, id), { highWaterMark: 1024 * 1024 })) {
+      hasher.update(chunk as Buffer);
+    }
+    return hasher;
+  }
+
+  async remove(repo: string, id: string): Promise<void> {
+    await rm(this.paths.upload(repo, id), { force: true });
+  }
+}
+
+/** Thrown when a chunk carries more bytes than its declared length. */
+export class UploadOverrun extends Error {
+  constructor(readonly limit: number) {
+    super(`body exceeds the declared ${limit} bytes`);
+    this.name = 'UploadOverrun';
+  }
+}

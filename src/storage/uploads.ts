@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { RegistryError } from '../errors/index.ts';
+import { StreamingHasher, parseDigest } from '../oci/index.ts';
+import type { KeyedMutex } from '../platform/locks.ts';
+import { type Layout, UploadOverrun } from './layout/index.ts';
+import type { RegistryIndex } from './index/index.ts';
+import type { UploadState, UploadStore } from './types.ts';
+import type { RepoGuard } from './repos.ts';
+
+/** Upload ids are UUIDs; anything else is unknown without touching the disk. */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Running hashes kept for sessions; beyond this the oldest are dropped (and rebuilt from disk). */
+const MAX_LIVE_HASHES = 4096;
+
+/**
+ * Blob uploads (distribution-spec "Pushing blobs"): monolithic, chunked (Content-Range)
+ * and streamed. Bytes go straight from the socket through a running SHA-256 into the
+ * session file; completion verifies the digest and renames (or, with dedupe, links) the
+ * file into the layout, and only then records it in the index.
+ */
+export class UploadService implements UploadStore {
+  private hashes = new Map<string, StreamingHasher>();
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly index: RegistryIndex,
+    private readonly locks: KeyedMutex,
+    private readonly repos: RepoGuard,
+    private readonly dedupe: boolean,
+  ) {}
+
+  async start(repo: string): Promise<UploadState> {
+    await this.locks.run(repo, () => this.repos.ensure(repo));
+    const id = randomUUID();
+    await this.layout.uploads.create(repo, id);
+    this.remember(id, new StreamingHasher('sha256'));
+    return { id, offset: 0 };
+  }
+
+  async status(repo: string, id: string): Promise<UploadState> {
+    return { id, offset: await this.size(repo, id) };
+  }
+
+  async append(repo: string, id: string, body: AsyncIterable<Buffer>, opts: { range?: { start: number; end: number }; length?: number }): Promise<UploadState> {
+    return this.locks.run(`upload:${id}`, async () => {
+      const offset = await this.size(repo, id);
+      if (opts.range && opts.range.start !== offset) {
+        throw new RegistryError('RANGE_INVALID', `chunk starts at ${opts.range.start}, expected ${offset}`, {
+          status: 416,
+          headers: { Range: `0-${Math.max(0, offset - 1)}`, 'Docker-Upload-UUID': id },
+        });
+      }
+      const expect = opts.range ? opts.range.end - opts.range.start + 1 : opts.length;
+      if (opts.range && opts.length !== undefined && opts.length !== expect) {
+        throw new RegistryError('SIZE_INVALID', `Content-Length ${opts.length} does not match Content-Range ${opts.range.start}-${opts.range.end}`);
+      }
+      const written = await this.write(repo, id, body, expect);
+      if (expect !== undefined && written !== expect) {
+        throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${expect}`);
+      }
+      return { id, offset: offset + written };
+    });
+  }
+
+  async complete(repo: string, id: string, digest: string, body: AsyncIterable<Buffer> | null, length?: number): Promise<{ digest: string; size: number }> {
+    const want = parseDigest(digest);
+    return this.locks.run(`upload:${id}`, async () => {
+      await this.size(repo, id);
+      if (body) {
+        const written = await this.write(repo, id, body, length);
+        if (length !== undefined && written !== length) throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${length}`);
+      }
+      let hasher = this.hashes.get(id);
+      if (!hasher || hasher.algorithm !== want.algorithm) hasher = await this.layout.uploads.rehash(repo, id, want.algorithm);
+      const got = hasher.peek();
+      const size = hasher.size;
+      this.hashes.delete(id);
+      if (got !== want.value) {
+        await this.layout.uploads.remove(repo, id);
+        throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got}, not ${want.value}`, { detail: { expected: want.value, actual: got } });
+      }
+      await this.commit(repo, id, want.value);
+      return { digest: want.value, size };
+    });
+  }
+
+  async cancel(repo: string, id: string): Promise<void> {
+    await this.size(repo, id);
+    this.hashes.delete(id);
+    await this.layout.uploads.remove(repo, id);
+  }
+
+  async monolithic(repo: string, digest: string, body: AsyncIterable<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
+    parseDigest(digest);
+    const { id } = await this.start(repo);
+    try {
+      return await this.complete(repo, id, digest, body, length);
+    } finally {
+      this.hashes.delete(id);
+      await this.layout.uploads.remove(repo, id);
+    }
+  }
+
+  /**
+   * Moves the verified session file into place. With dedupe, an identical blob held by
+   * another repository is hard-linked instead and the session file dropped, so the
+   * content is stored once. A stale holder (file gone) falls back to the rename.
+   */
+  private async commit(repo: string, id: string, digest: string): Promise<void> {
+    if (this.dedupe && !(await this.layout.blobs.stat(repo, digest))) {
+      for (const holder of this.index.holders(digest)) {
+        if (holder === repo) continue;
+        if (await this.layout.blobs.link(repo, digest, holder, 'link')) {
+          await this.layout.uploads.remove(repo, id);
+          await this.index.write.addHolder(digest, repo);
+          return;
+        }
+        await this.index.write.removeHolder(digest, holder);
+      }
+    }
+    await this.layout.blobs.commitFile(repo, digest, this.layout.uploads.path(repo, id));
+    await this.index.write.addHolder(digest, repo);
+  }
+
+  /** Appends to the file; on any failure the running hash is dropped (rebuilt from disk later). */
+  private async write(repo: string, id: string, body: AsyncIterable<Buffer>, limit?: number): Promise<number> {
+    const hasher = this.hashes.get(id) ?? null;
+    try {
+      return await this.layout.uploads.append(repo, id, body, hasher, limit);
+    } catch (err) {
+      this.hashes.delete(id);
+      if (err instanceof UploadOverrun) throw new RegistryError('SIZE_INVALID', err.message);
+      throw err;
+    }
+  }
+
+  private async size(repo: string, id: string): Promise<number> {
+    const size = UPLOAD_ID.test(id) ? await this.layout.uploads.size(repo, id) : null;
+    if (size === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+    return size;
+  }
+
+  private remember(id: string, h: StreamingHasher): void {
+    if (this.hashes.size >= MAX_LIVE_HASHES) {
+      const oldest = this.hashes.keys().next().value;
+      if (oldest !== undefined) this.hashes.delete(oldest);
+    }
+    this.hashes.set(id, h);
+  }
+}

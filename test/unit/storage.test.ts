@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isRegistryError } from '../../src/errors/index.ts';
+import { silentLogger } from '../../src/platform/logger.ts';
+import { createStorage } from '../../src/storage/index.ts';
+import { blob, chunks, imageConfig, imageIndex, imageManifest, type Blob } from '../helpers/content.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+async function open(root: string, dedupe = true) {
+  const s = createStorage({ rootDirectory: root, dedupe, commit: false, maxRepos: 0, log: silentLogger() });
+  await s.ready();
+  return s;
+}
+
+type S = Awaited<ReturnType<typeof open>>;
+
+async function pushImage(s: S, repo: string, tag: string, layers: Blob[] = [blob(1000)]) {
+  const cfg = imageConfig();
+  for (const b of [cfg, ...layers]) await s.uploads.monolithic(repo, b.digest, chunks(b.data), b.data.length);
+  const m = imageManifest(cfg, layers);
+  await s.manifests.put(repo, tag, m.data, 'application/vnd.oci.image.manifest.v1+json');
+  return { cfg, layers, m };
+}
+
+async function rejects(p: Promise<unknown>, code: string) {
+  await assert.rejects(p, (err: unknown) => isRegistryError(err) && err.code === code);
+}
+
+test('push and pull: blobs, manifest by tag and digest, index.json holds the tag', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const { m, layers } = await pushImage(s, 'a/b', 'v1');
+  assert.equal(s.manifests.get('a/b', 'v1')?.digest, m.digest);
+  assert.deepEqual(s.manifests.get('a/b', m.digest)?.body, m.data);
+  const read = await s.blobs.open('a/b', layers[0]!.digest, { start: 10, end: 19 });
+  const parts: Buffer[] = [];
+  for await (const c of read!.stream) parts.push(c);
+  assert.deepEqual(Buffer.concat(parts), layers[0]!.data.subarray(10, 20));
+  const index = JSON.parse(await readFile(join(dir, 'a/b/index.json'), 'utf8'));
+  assert.equal(index.manifests.length, 1);
+  assert.equal(index.manifests[0].annotations['org.opencontainers.image.ref.name'], 'v1');
+  assert.deepEqual(JSON.parse(await readFile(join(dir, 'a/b/oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
+  assert.deepEqual(s.catalog.repositories().items, ['a/b']);
+  assert.deepEqual(s.catalog.tags('a/b').items, ['v1']);
+  await s.close();
+  await cleanup();
+});
+
+test('chunked upload: in-order chunks verify; out-of-order is 416; wrong digest is DIGEST_INVALID', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const b = blob(3000);
+  const { id } = await s.uploads.start('r');
+  await s.uploads.append('r', id, chunks(b.data.subarray(0, 1000)), { range: { start: 0, end: 999 }, length: 1000 });
+  await rejects(s.uploads.append('r', id, chunks(b.data.subarray(500, 1500)), { range: { start: 500, end: 1499 } }), 'RANGE_INVALID');
+  await s.uploads.append('r', id, chunks(b.data.subarray(1000, 2000)), {});
+  assert.equal((await s.uploads.status('r', id)).offset, 2000);
+  await s.uploads.complete('r', id, b.digest, chunks(b.data.subarray(2000)), 1000);
+  assert.equal((await s.blobs.stat('r', b.digest))?.size, 3000);
+  await rejects(s.uploads.status('r', id), 'BLOB_UPLOAD_UNKNOWN');
+  const { id: id2 } = await s.uploads.start('r');
+  await rejects(s.uploads.complete('r', id2, blob(5).digest, chunks(Buffer.from('other')), 5), 'DIGEST_INVALID');
+  await rejects(s.uploads.status('other', id), 'BLOB_UPLOAD_UNKNOWN');
+  await s.close();
+  await cleanup();
+});
+
+test('manifest referencing a missing blob is MANIFEST_BLOB_UNKNOWN and nothing changes', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  await pushImage(s, 'r', 'v1');
+  const before = await readFile(join(dir, 'r/index.json'));
+  const m = imageManifest(imageConfig(), [blob(10)]);
+  await rejects(s.manifests.put('r', 'v1', m.data, 'application/vnd.oci.image.manifest.v1+json'), 'MANIFEST_BLOB_UNKNOWN');
+  assert.deepEqual(await readFile(join(dir, 'r/index.json')), before);
+  await s.close();
+  await cleanup();
+});
+
+test('delete: by tag keeps the manifest, by digest removes it; referenced blobs and index children refused', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const { m, layers } = await pushImage(s, 'r', 'v1');
+  await rejects(s.blobs.delete('r', layers[0]!.digest), 'DENIED');
+  const idx = imageIndex([m]);
+  await s.manifests.put('r', 'multi', idx.data, 'application/vnd.oci.image.index.v1+json');
+  await rejects(s.manifests.delete('r', m.digest), 'UNSUPPORTED');
+  await s.manifests.delete('r', 'multi');
+  assert.equal(s.manifests.get('r', 'multi'), null);
+  assert.ok(s.manifests.get('r', idx.digest), 'untagged manifest still reachable by digest');
+  await s.manifests.delete('r', idx.digest);
+  await s.manifests.delete('r', m.digest);
+  assert.equal(s.manifests.get('r', 'v1'), null);
+  assert.deepEqual(s.catalog.tags('r').items, []);
+  await s.blobs.delete('r', layers[0]!.digest);
+  assert.equal(await s.blobs.stat('r', layers[0]!.digest), null);
+  const index = JSON.parse(await readFile(join(dir, 'r/index.json'), 'utf8'));
+  assert.deepEqual(index.manifests, []);
+  await s.close();
+  await cleanup();
+});
+
+test('moving a tag keeps the old manifest untagged; referrers list subjects and filter', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const a = await pushImage(s, 'r', 'v1');
+  const b = await pushImage(s, 'r', 'v1');
+  assert.equal(s.manifests.get('r', 'v1')?.digest, b.m.digest);
+  assert.ok(s.manifests.get('r', a.m.digest));
+  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: b.m.digest, size: b.m.data.length };
+  const sig = imageManifest(a.cfg, [], { artifactType: 'application/vnd.example.sig', subject });
+  const r = await s.manifests.put('r', sig.digest, sig.data, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(r.subject, b.m.digest);
+  assert.deepEqual(s.catalog.referrers('r', b.m.digest).map((d) => d.digest), [sig.digest]);
+  assert.deepEqual(s.catalog.referrers('r', b.m.digest, 'application/vnd.example.sig').map((d) => d.artifactType), ['application/vnd.example.sig']);
+  assert.deepEqual(s.catalog.referrers('r', b.m.digest, 'other/type'), []);
+  await s.close();
+  await cleanup();
+});
+
+test('dedupe: the same layer in two repositories is one inode; mount links; dedupe off copies', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const layer = blob(50_000);
+  await pushImage(s, 'one', 'v1', [layer]);
+  await pushImage(s, 'two', 'v1', [layer]);
+  const p1 = join(dir, 'one/blobs/sha256', layer.digest.slice(7));
+  const p2 = join(dir, 'two/blobs/sha256', layer.digest.slice(7));
+  assert.equal((await stat(p1)).ino, (await stat(p2)).ino);
+  assert.ok(await s.blobs.mount('three', layer.digest, 'one'));
+  assert.equal((await stat(join(dir, 'three/blobs/sha256', layer.digest.slice(7)))).ino, (await stat(p1)).ino);
+  assert.equal(await s.blobs.mount('three', blob(3).digest, 'one'), false);
+  await s.close();
+  const s2 = await open(dir, false);
+  assert.ok(await s2.blobs.mount('four', layer.digest, 'one'));
+  assert.notEqual((await stat(join(dir, 'four/blobs/sha256', layer.digest.slice(7)))).ino, (await stat(p1)).ino);
+  await s2.close();
+  await cleanup();
+});
+
+test('the index is rebuilt from disk: lost index, a changed index.json, a layout dropped in', async () => {
+  const { dir, cleanup } = await tempDir();
+  let s = await open(dir);
+  const { m } = await pushImage(s, 'keep', 'v1');
+  const idx = imageIndex([m]);
+  await s.manifests.put('keep', 'multi', idx.data, 'application/vnd.oci.image.index.v1+json');
+  await s.close();
+  // An OCI layout written by another tool: index.json lists only the top-level index.
+  await mkdir(join(dir, 'dropped/in'), { recursive: true });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('cp', ['-a', join(dir, 'keep/blobs'), join(dir, 'dropped/in/blobs')]);
+  await writeFile(join(dir, 'dropped/in/oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(
+    join(dir, 'dropped/in/index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: idx.digest, size: idx.data.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
+  );
+  s = await open(dir);
+  assert.equal(s.manifests.get('dropped/in', 'latest')?.digest, idx.digest);
+  assert.ok(s.manifests.get('dropped/in', m.digest), 'children of an index are known');
+  assert.deepEqual(s.catalog.repositories().items, ['dropped/in', 'keep']);
+  await s.close();
+  await rm(join(dir, '_skiff'), { recursive: true });
+  s = await open(dir);
+  assert.equal(s.manifests.get('keep', 'v1')?.digest, m.digest);
+  assert.deepEqual(s.catalog.tags('keep').items, ['multi', 'v1']);
+  await s.close();
+  await rm(join(dir, 'dropped'), { recursive: true });
+  s = await open(dir);
+  assert.deepEqual(s.catalog.repositories().items, ['keep']);
+  await s.close();
+  await cleanup();
+});
+
+test('sha512 blobs and manifests by a sha512 digest', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const { createHash } = await import('node:crypto');
+  const data = Buffer.from('sha512 content');
+  const d = `sha512:${createHash('sha512').update(data).digest('hex')}`;
+  await s.uploads.monolithic('r', d, chunks(data), data.length);
+  assert.equal((await s.blobs.stat('r', d))?.size, data.length);
+  await s.close();
+  await cleanup();
+});
