@@ -104,6 +104,8 @@ export interface HttpServer {
    * bodies must arrive in chunks or with `Transfer-Encoding: chunked`.
    */
   readonly maxRequestContentLength?: number;
+  /** Set when uWS was wanted but unavailable and node:http runs instead: why. */
+  readonly fallbackReason?: string;
   /** Stop accepting, let in-flight requests finish up to `graceMs`, then close. */
   close(graceMs?: number): Promise<void>;
 }

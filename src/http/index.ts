@@ -1,0 +1,18 @@
+/**
+ * The HTTP module's public surface. Handlers import types from here (or from
+ * ./types.ts); only `app/` starts servers.
+ */
+export type {
+  Handler,
+  HttpServer,
+  Reply,
+  RequestContext,
+  Route,
+  ServerHooks,
+  ServerOptions,
+  StreamBody,
+  TlsOptions,
+} from './types.ts';
+export { startServer } from './server.ts';
+export { compileRoutes, type RouteMatch, type Router } from './router.ts';
+export { UWS_MAX_CONTENT_LENGTH } from './uws-limits.ts';

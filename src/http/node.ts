@@ -1,0 +1,214 @@
+/**
+ * The node:http / node:https engine: the same contract as uws.ts, used when no
+ * uWS binary matches this Node (e.g. Node 22) or when forced with
+ * SKIFF_HTTP_ENGINE=node. Slower, but with no Content-Length limit.
+ *
+ * Backpressure: request bodies are pulled from `req` through its async
+ * iterator (node reads the socket only as fast as we consume); response
+ * streams wait for 'drain' whenever `res.write` reports a full buffer.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { HttpServer, ServerOptions } from './types.ts';
+import { readTlsMaterial } from '../platform/tls.ts';
+import { createContext, createDispatcher, errorReply, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
+import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
+import type { StreamBody } from './types.ts';
+
+/** Start a node:http(s) server. Resolves once listening. */
+export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> {
+  const hooks = opts.hooks ?? {};
+  const dispatch = createDispatcher(opts.routes, hooks);
+  const secure = opts.tls !== undefined;
+  const inflight: InFlight = { count: 0, onIdle: undefined };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const controller = new AbortController();
+    // 'close' before the response finished means the client went away.
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(abortError());
+    });
+    const captured = capture(req, secure);
+    const id = requestIdFrom(captured.headers['x-request-id']);
+    let taken = false;
+    let received = 0;
+    const ctx = createContext(captured, id, controller.signal, {
+      body: () => {
+        if (taken) throw new Error('request body already consumed');
+        taken = true;
+        // destroyOnReturn=false: a handler that stops reading early must not
+        // kill the keep-alive socket; the rest is discarded after the reply.
+        return counted(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, (n) => (received += n));
+      },
+      received: () => received,
+    });
+
+    inflight.count++;
+    void (async () => {
+      const { reply, routeName } = await dispatch(ctx);
+      let wire: WireReply;
+      try {
+        wire = toWireReply(captured.method, reply, id);
+      } catch (err) {
+        safely(() => hooks.onUnexpectedError?.(ctx, err));
+        wire = toWireReply(captured.method, errorReply(err), id);
+      }
+      // Drain an unread body so the parser reaches the next request.
+      if (!req.complete) req.resume();
+      let bytesSent = 0;
+      if (!controller.signal.aborted) {
+        bytesSent = await writeReply(res, wire, captured.method, id, (e) => safely(() => hooks.onUnexpectedError?.(ctx, e)));
+      } else if (wire.body !== undefined && !Buffer.isBuffer(wire.body)) {
+        wire.body.stream.destroy?.();
+      }
+      safely(() => hooks.onComplete?.(ctx, { status: wire.status, route: routeName, durationMs: performance.now() - started, aborted: controller.signal.aborted, bytesSent }));
+    })()
+      .catch((err) => {
+        safely(() => hooks.onUnexpectedError?.(ctx, err));
+        res.destroy();
+      })
+      .finally(() => {
+        if (--inflight.count === 0) inflight.onIdle?.();
+      });
+  };
+
+  const server = opts.tls
+    ? https.createServer({ ...(await tlsOptions(opts.tls)) }, onRequest)
+    : http.createServer(onRequest);
+  // Node's 5-minute requestTimeout would cut off a multi-gigabyte push on a
+  // slow link; uploads are bounded by the storage layer, not by a clock.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 10_000; // like uWS's idle timeout
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.address, port: opts.port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  let closing: Promise<void> | undefined;
+  return {
+    engine: 'node',
+    port: typeof address === 'object' && address ? address.port : opts.port,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await waitForDrain(inflight, graceMs);
+        server.closeAllConnections();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+async function tlsOptions(tls: NonNullable<ServerOptions['tls']>): Promise<https.ServerOptions> {
+  const m = await readTlsMaterial(tls);
+  // With a CA, clients must present a certificate it signed (zot's mTLS behaviour).
+  return m.ca ? { cert: m.cert, key: m.key, ca: m.ca, requestCert: true, rejectUnauthorized: true } : { cert: m.cert, key: m.key };
+}
+
+/** Pass chunks through, counting bytes for `bodyBytesReceived`. */
+async function* counted(src: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    add(chunk.length);
+    yield chunk;
+  }
+}
+
+/** Read the request line and headers in the same shape uws.ts produces. */
+function capture(req: IncomingMessage, secure: boolean): CapturedRequest {
+  const headers: Record<string, string> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const v = raw[i + 1]!;
+    headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+  }
+  let url = req.url ?? '/';
+  if (!url.startsWith('/')) {
+    // absolute-form request target (RFC 9112 §3.2.2)
+    try {
+      const u = new URL(url);
+      url = u.pathname + u.search;
+    } catch {
+      url = '/';
+    }
+  }
+  const q = url.indexOf('?');
+  const remote = req.socket.remoteAddress ?? '';
+  return {
+    method: (req.method ?? 'GET').toUpperCase(),
+    path: q < 0 ? url : url.slice(0, q),
+    rawQuery: q < 0 ? '' : url.slice(q + 1),
+    headers,
+    // uWS reports IPv4 peers as dotted quads; match it.
+    remoteAddress: remote.startsWith('::ffff:') ? remote.slice(7) : remote,
+    secure,
+  };
+}
+
+/** Write a WireReply. Returns body bytes written. */
+async function writeReply(res: ServerResponse, wire: WireReply, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
+  wire.discard?.stream.destroy?.();
+  res.statusCode = wire.status;
+  res.statusMessage = wire.statusLine.slice(wire.statusLine.indexOf(' ') + 1);
+  const grouped = new Map<string, string[]>();
+  for (const [k, v] of wire.headers) grouped.set(k, [...(grouped.get(k) ?? []), v]);
+  for (const [k, vs] of grouped) res.setHeader(k, vs.length === 1 ? vs[0]! : vs);
+  if (wire.contentLength !== undefined) res.setHeader('Content-Length', wire.contentLength);
+  const body = wire.body;
+  if (body === undefined || Buffer.isBuffer(body)) {
+    res.end(body); // node sends no body for HEAD/204/304 by itself
+    return body?.length ?? 0;
+  }
+  return streamToNode(res, body, method, id, onError);
+}
+
+async function streamToNode(res: ServerResponse, body: StreamBody, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
+  const total = body.length;
+  let sent = 0;
+  let complete = false;
+  try {
+    for await (const data of body.stream) {
+      if (res.destroyed) return sent;
+      const chunk = data.length > total - sent ? data.subarray(0, total - sent) : data;
+      if (chunk.length === 0) continue;
+      if (!res.write(chunk)) await drained(res);
+      sent += chunk.length;
+      if (sent >= total) break;
+    }
+    if (sent < total) throw new Error(`stream body ended after ${sent} of ${total} bytes`);
+    complete = true;
+    res.end();
+    return sent;
+  } catch (err) {
+    onError(err);
+    if (!res.headersSent && !res.destroyed) {
+      res.removeHeader('Content-Length');
+      return writeReply(res, toWireReply(method, errorReply(err), id), method, id, onError);
+    }
+    res.destroy(); // the client sees a body shorter than Content-Length
+    return sent;
+  } finally {
+    if (!complete) body.stream.destroy?.();
+  }
+}
+
+/** Resolve on 'drain', or on 'close' (the client left; the loop then stops). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

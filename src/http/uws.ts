@@ -1,0 +1,188 @@
+/**
+ * The uWebSockets.js engine: the only code that touches uWS request and
+ * response objects.
+ *
+ * uWS rules this file lives by (uWebSockets.js user manual):
+ * - `req` is stack-allocated: everything is read from it synchronously, before
+ *   the first await.
+ * - `res.onAborted` is registered first; after an abort `res` must not be
+ *   touched (uWS throws), so every write checks `state.aborted`.
+ * - `onData` chunks are neutered when the callback returns: BodyQueue copies.
+ * - Writes after an await are wrapped in `res.cork`.
+ * - HEAD: we write the handler's Content-Length ourselves and call
+ *   `endWithoutBody()` without an argument. Measured on this build:
+ *   `endWithoutBody(n)` leaves the response "pending" (uWS waits for n body
+ *   bytes), so the next request on that keep-alive connection closes it.
+ */
+import type { HttpServer, ServerOptions, TlsOptions } from './types.ts';
+import type { UwsApp, UwsListenSocket, UwsModule, UwsResponse } from '../platform/native.ts';
+import { BodyQueue } from './body-queue.ts';
+import { createContext, createDispatcher, errorReply, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
+import { uwsParserRejection, UWS_MAX_CONTENT_LENGTH } from './uws-limits.ts';
+import { streamToUws, type ResponseState } from './uws-stream.ts';
+import { abortError, emptyBody, waitForDrain, type InFlight } from './lifecycle.ts';
+
+/** Start a uWS server. Resolves once listening. */
+export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promise<HttpServer> {
+  const hooks = opts.hooks ?? {};
+  const dispatch = createDispatcher(opts.routes, hooks);
+  const secure = opts.tls !== undefined;
+  const app = createApp(uws, opts.tls);
+  const inflight: InFlight = { count: 0, onIdle: undefined };
+
+  app.any('/*', (res, req) => {
+    const started = performance.now();
+    const state: ResponseState = { aborted: false, finished: false };
+    const controller = new AbortController();
+    let queue: BodyQueue | undefined;
+    res.onAborted(() => {
+      state.aborted = true;
+      const reason = abortError();
+      controller.abort(reason);
+      queue?.fail(reason);
+      state.onAbort?.();
+    });
+
+    // Capture everything from `req` now: it is invalid after this callback.
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    });
+    const captured: CapturedRequest = {
+      method: req.getMethod().toUpperCase(),
+      path: req.getUrl(),
+      rawQuery: req.getQuery() ?? '', // undefined when the URL has no `?`
+      headers,
+      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      secure,
+    };
+    const id = requestIdFrom(headers['x-request-id']);
+
+    const rejection = uwsParserRejection(headers);
+    if (rejection) {
+      // uWS closes this socket right after we return (see uws-limits.ts); answer now.
+      state.finished = true;
+      res.writeStatus(rejection.statusLine).writeHeader('Content-Type', rejection.contentType).writeHeader('X-Request-Id', id);
+      res.end(rejection.body, true);
+      const ctx = createContext(captured, id, controller.signal, { body: emptyBody, received: () => 0 });
+      safely(() => hooks.onComplete?.(ctx, { status: rejection.status, route: 'engine-limit', durationMs: performance.now() - started, aborted: false, bytesSent: 0 }));
+      return;
+    }
+
+    if (headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0') {
+      const q = new BodyQueue({
+        pause: () => state.aborted || state.finished || res.pause(),
+        resume: () => state.aborted || state.finished || res.resume(),
+      });
+      res.onData((chunk, isLast) => q.push(chunk, isLast));
+      queue = q;
+    }
+    const ctx = createContext(captured, id, controller.signal, {
+      body: () => (queue ? queue.iterate() : emptyBody()),
+      received: () => queue?.received ?? 0,
+    });
+
+    inflight.count++;
+    void (async () => {
+      const { reply, routeName } = await dispatch(ctx);
+      let status = reply.status;
+      let bytesSent = 0;
+      if (!state.aborted) {
+        let wire: WireReply;
+        try {
+          wire = toWireReply(captured.method, reply, id);
+        } catch (err) {
+          safely(() => hooks.onUnexpectedError?.(ctx, err));
+          wire = toWireReply(captured.method, errorReply(err), id);
+        }
+        status = wire.status;
+        // An unread body must not leave the socket paused: discard the rest so
+        // the connection reaches its next request (keep-alive survives).
+        if (queue && !queue.complete) queue.discard();
+        bytesSent = await writeReply(res, state, wire, captured.method, id, (err) => safely(() => hooks.onUnexpectedError?.(ctx, err)));
+      } else if (typeof reply.body === 'object' && !Buffer.isBuffer(reply.body)) {
+        reply.body.stream.destroy?.();
+      }
+      safely(() => hooks.onComplete?.(ctx, { status, route: routeName, durationMs: performance.now() - started, aborted: state.aborted, bytesSent }));
+    })()
+      .catch((err) => safely(() => hooks.onUnexpectedError?.(ctx, err)))
+      .finally(() => {
+        if (--inflight.count === 0) inflight.onIdle?.();
+      });
+  });
+
+  const listenSocket = await listen(uws, app, opts.address, opts.port);
+  let closing: Promise<void> | undefined;
+  return {
+    engine: 'uws',
+    port: uws.us_socket_local_port(listenSocket as never),
+    maxRequestContentLength: UWS_MAX_CONTENT_LENGTH,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        uws.us_listen_socket_close(listenSocket);
+        await waitForDrain(inflight, graceMs);
+        // Closes idle keep-alive sockets too; without it they keep the process alive.
+        app.close?.();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Write a WireReply. Returns body bytes handed to uWS. */
+async function writeReply(res: UwsResponse, state: ResponseState, wire: WireReply, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
+  wire.discard?.stream.destroy?.();
+  const head = () => {
+    res.writeStatus(wire.statusLine);
+    for (const [k, v] of wire.headers) res.writeHeader(k, v);
+  };
+  const body = wire.body;
+  if (body === undefined || Buffer.isBuffer(body)) {
+    res.cork(() => {
+      head();
+      if (wire.contentLength === undefined) {
+        res.endWithoutBody(); // 1xx/204/304: no length at all
+      } else if (wire.isHead) {
+        // Announce the GET length ourselves; see the file header for why not endWithoutBody(n).
+        res.writeHeader('Content-Length', String(wire.contentLength));
+        res.endWithoutBody();
+      } else {
+        res.end(body ?? ''); // uWS writes Content-Length from the body
+      }
+    });
+    state.finished = true;
+    return body?.length ?? 0;
+  }
+  const result = await streamToUws(res, state, head, body);
+  if (result.error) onError(result.error);
+  if (result.headerPending && !state.aborted) {
+    // The source failed before the first byte: a proper error reply is still possible.
+    return writeReply(res, state, toWireReply(method, errorReply(result.error), id), method, id, onError);
+  }
+  return result.bytesSent;
+}
+
+function createApp(uws: UwsModule, tls: TlsOptions | undefined): UwsApp {
+  if (!tls) return uws.App() as UwsApp;
+  try {
+    return uws.SSLApp({
+      cert_file_name: tls.cert,
+      key_file_name: tls.key,
+      ...(tls.cacert ? { ca_file_name: tls.cacert } : {}),
+    }) as UwsApp;
+  } catch (err) {
+    // uWS only says "App construction failed"; name the inputs.
+    throw new Error(`uWS could not load TLS material (cert=${tls.cert}, key=${tls.key}${tls.cacert ? `, cacert=${tls.cacert}` : ''}): ${(err as Error).message}`);
+  }
+}
+
+function listen(uws: UwsModule, app: UwsApp, address: string, port: number): Promise<UwsListenSocket> {
+  return new Promise((resolve, reject) => {
+    // EXCLUSIVE_PORT: by default uSockets sets SO_REUSEPORT, so a second
+    // instance on the same port would silently share traffic instead of failing.
+    const options = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+    const onListen = (socket: UwsListenSocket | false) =>
+      socket ? resolve(socket) : reject(new Error(`uWS could not listen on ${address}:${port} (address in use or not available)`));
+    (app.listen as unknown as (h: string, p: number, o: number, cb: typeof onListen) => void)(address, port, options, onListen);
+  });
+}

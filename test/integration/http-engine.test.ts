@@ -1,0 +1,408 @@
+/**
+ * The HTTP engine contract, run unchanged against uWS and node:http over real
+ * sockets on 127.0.0.1: routing, error envelopes, HEAD, keep-alive,
+ * backpressure both ways, client aborts, TLS, graceful close, and the uWS
+ * Content-Length limit.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { RegistryError } from '../../src/errors/index.ts';
+import { startServer, type HttpServer, type Route, type RequestContext } from '../../src/http/index.ts';
+import { loadUws } from '../../src/platform/native.ts';
+import { request, errorCodes, RawConnection, sleep } from '../helpers/http-wire.ts';
+
+const MiB = 1024 * 1024;
+const BIG = 64 * MiB;
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/tls/${f}`, import.meta.url));
+
+/** What handlers observed, for assertions. */
+class Probe {
+  produced = 0;
+  downloadClosed = false;
+  consumed = 0;
+  uploadError: string | undefined;
+  uploadSignalAborted = false;
+  uploadDone: Promise<void>;
+  #uploadResolve!: () => void;
+  unexpected: unknown[] = [];
+  completions: Array<{ route: string; status: number; aborted: boolean }> = [];
+  constructor() {
+    this.uploadDone = new Promise((r) => (this.#uploadResolve = r));
+  }
+  finishUpload() {
+    this.#uploadResolve();
+  }
+  reset() {
+    this.produced = 0;
+    this.downloadClosed = false;
+    this.consumed = 0;
+    this.uploadError = undefined;
+    this.uploadSignalAborted = false;
+    this.uploadDone = new Promise((r) => (this.#uploadResolve = r));
+  }
+}
+
+const json = (v: unknown) => ({ status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(v) });
+
+function routes(p: Probe): Route[] {
+  return [
+    { name: 'base', methods: ['GET'], pattern: /^\/v2\/$/, handler: () => json({}) },
+    {
+      name: 'blob',
+      methods: ['GET', 'HEAD'],
+      pattern: /^\/v2\/(?<name>[a-z0-9]+(?:\/[a-z0-9]+)*)\/blobs\/(?<digest>sha256:[a-f0-9]{64})$/,
+      handler: (ctx) => ({
+        status: 200,
+        headers: { 'Content-Length': 1234, 'Docker-Content-Digest': ctx.params.digest!, 'X-Name': ctx.params.name! },
+        ...(ctx.method === 'GET' ? { body: Buffer.alloc(1234, 120) } : {}),
+      }),
+    },
+    {
+      name: 'ctx',
+      methods: ['GET', 'POST'],
+      pattern: /^\/ctx(?:\/.*)?$/,
+      handler: (ctx: RequestContext) =>
+        json({ method: ctx.method, path: ctx.path, rawQuery: ctx.rawQuery, tags: ctx.query.getAll('tag'), n: ctx.query.get('n'), dup: ctx.headers['x-dup'], remote: ctx.remoteAddress, secure: ctx.secure, id: ctx.id }),
+    },
+    { name: 'registry-error', methods: ['GET'], pattern: /^\/fail\/registry$/, handler: () => { throw new RegistryError('BLOB_UNKNOWN', 'no such blob', { detail: { digest: DIGEST } }); } },
+    { name: 'crash', methods: ['GET'], pattern: /^\/fail\/crash$/, handler: () => { throw new Error('kaboom: secret internals'); } },
+    { name: 'ignore', methods: ['PUT', 'POST'], pattern: /^\/ignore$/, handler: () => ({ status: 202, headers: { Location: '/somewhere' } }) },
+    { name: 'slow', methods: ['GET'], pattern: /^\/slow$/, handler: async () => { await sleep(300); return json({ slow: true }); } },
+    {
+      name: 'download',
+      methods: ['GET'],
+      pattern: /^\/download$/,
+      handler: () => ({ status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: { stream: produce(p, BIG), length: BIG } }),
+    },
+    {
+      name: 'upload',
+      methods: ['PUT'],
+      pattern: /^\/upload$/,
+      handler: async (ctx) => {
+        const h = createHash('sha256');
+        let sinceSleep = 0;
+        try {
+          for await (const chunk of ctx.body()) {
+            h.update(chunk);
+            p.consumed += chunk.length;
+            sinceSleep += chunk.length;
+            if (sinceSleep >= MiB) {
+              sinceSleep = 0;
+              await sleep(25); // a slow disk: ~40 MiB/s
+            }
+          }
+          return json({ bytes: p.consumed, digest: `sha256:${h.digest('hex')}`, received: ctx.bodyBytesReceived() });
+        } catch (err) {
+          p.uploadError = (err as Error).message;
+          if (!ctx.signal.aborted) await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+          p.uploadSignalAborted = ctx.signal.aborted;
+          throw err;
+        } finally {
+          p.finishUpload();
+        }
+      },
+    },
+  ];
+}
+
+/** A 64 MiB body made of fresh 256 KiB buffers, counting what was produced. */
+async function* produce(p: Probe, total: number): AsyncGenerator<Buffer> {
+  try {
+    for (let off = 0; off < total; off += 256 * 1024) {
+      const chunk = Buffer.alloc(Math.min(256 * 1024, total - off), off / (256 * 1024));
+      p.produced += chunk.length;
+      yield chunk;
+    }
+  } finally {
+    p.downloadClosed = true;
+  }
+}
+
+/** Sample RSS every 20 ms while `fn` runs; return the peak growth. */
+async function rssGrowth(fn: () => Promise<void>): Promise<number> {
+  global.gc?.();
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(t);
+  }
+  return peak - base;
+}
+
+const uwsAvailable = loadUws().ok;
+
+for (const engine of ['uws', 'node'] as const) {
+  describe(`http engine: ${engine}`, { skip: engine === 'uws' && !uwsAvailable ? 'no uWS binary for this Node ABI' : false }, () => {
+    const probe = new Probe();
+    let server: HttpServer;
+    let port: number;
+
+    before(async () => {
+      server = await startServer({
+        address: '127.0.0.1',
+        port: 0,
+        engine,
+        routes: routes(probe),
+        hooks: {
+          onUnexpectedError: (_ctx, err) => probe.unexpected.push(err),
+          onComplete: (_ctx, info) => probe.completions.push(info),
+        },
+      });
+      port = server.port;
+    });
+    after(() => server.close(1000));
+
+    it('reports its engine and port', () => {
+      assert.equal(server.engine, engine);
+      assert.ok(port > 0);
+    });
+
+    it('routes with named params; raw path and repeated query keys reach the handler', async () => {
+      const r = await request(port, `/v2/library/alpine/blobs/${DIGEST}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-name'], 'library/alpine');
+      assert.equal(r.headers['docker-content-digest'], DIGEST);
+      assert.equal(r.body.length, 1234);
+      const c = await request(port, '/ctx/a%2Fb?tag=a&tag=b&n=2', { headers: { 'X-Request-Id': 'req-123' } });
+      const body = JSON.parse(c.body.toString());
+      assert.deepEqual(
+        { method: body.method, path: body.path, rawQuery: body.rawQuery, tags: body.tags, n: body.n, remote: body.remote, secure: body.secure, id: body.id },
+        { method: 'GET', path: '/ctx/a%2Fb', rawQuery: 'tag=a&tag=b&n=2', tags: ['a', 'b'], n: '2', remote: '127.0.0.1', secure: false, id: 'req-123' },
+      );
+      assert.equal(c.headers['x-request-id'], 'req-123');
+      const generated = await request(port, '/v2/');
+      assert.match(String(generated.headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-z]+$/);
+    });
+
+    it('joins repeated request headers with ", "', async () => {
+      const conn = await RawConnection.open(port);
+      conn.write('GET /ctx HTTP/1.1\r\nHost: x\r\nX-Dup: a\r\nX-Dup: b\r\n\r\n');
+      assert.ok(await conn.until((t) => t.includes('"dup"')));
+      assert.match(conn.text, /"dup":"a, b"/);
+      conn.destroy();
+    });
+
+    it('answers unknown paths with a NOT_FOUND envelope and wrong methods with 405 + Allow', async () => {
+      const nf = await request(port, '/nope');
+      assert.equal(nf.status, 404);
+      assert.deepEqual(errorCodes(nf.body), ['NOT_FOUND']);
+      assert.equal(nf.headers['content-type'], 'application/json');
+      const na = await request(port, '/v2/', { method: 'DELETE' });
+      assert.equal(na.status, 405);
+      assert.deepEqual(errorCodes(na.body), ['METHOD_NOT_ALLOWED']);
+      assert.equal(na.headers['allow'], 'GET');
+      const naBlob = await request(port, `/v2/a/blobs/${DIGEST}`, { method: 'PUT', body: 'x' });
+      assert.equal(naBlob.headers['allow'], 'GET, HEAD');
+    });
+
+    it('maps a thrown RegistryError to its status and a generic error to an opaque 500', async () => {
+      const r = await request(port, '/fail/registry');
+      assert.equal(r.status, 404);
+      const env = JSON.parse(r.body.toString());
+      assert.equal(env.errors[0].code, 'BLOB_UNKNOWN');
+      assert.equal(env.errors[0].detail.digest, DIGEST);
+      const before = probe.unexpected.length;
+      const c = await request(port, '/fail/crash');
+      assert.equal(c.status, 500);
+      assert.deepEqual(errorCodes(c.body), ['INTERNAL']);
+      assert.ok(!c.body.toString().includes('kaboom'));
+      assert.equal(probe.unexpected.length, before + 1);
+    });
+
+    it('HEAD reports the handler Content-Length, sends no body, and keeps the connection', async () => {
+      const conn = await RawConnection.open(port);
+      for (let i = 0; i < 3; i++) {
+        conn.write(`HEAD /v2/library/alpine/blobs/${DIGEST} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.ok(await conn.until((t) => t.includes('\r\n\r\n')), 'HEAD answered');
+        await sleep(30); // any stray body bytes would arrive now
+        const head = conn.consume();
+        assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+        assert.match(head, /\r\ncontent-length: 1234\r\n/i);
+        assert.equal((head.match(/content-length/gi) ?? []).length, 1);
+        assert.ok(head.endsWith('\r\n\r\n'), 'no body after the headers');
+      }
+      conn.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.ok(await conn.until((t) => t.endsWith('{}')), 'same connection still serves');
+      assert.equal(conn.closed, false);
+      conn.destroy();
+    });
+
+    it('reuses keep-alive connections', async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const rs = [];
+      for (let i = 0; i < 4; i++) rs.push(await request(port, '/v2/', { agent }));
+      assert.deepEqual(rs.map((r) => r.reusedSocket), [false, true, true, true]);
+      agent.destroy();
+    });
+
+    it('an unread request body does not wedge the connection', async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const a = await request(port, '/ignore', { method: 'PUT', agent, body: Buffer.alloc(16 * MiB, 1) });
+      assert.equal(a.status, 202);
+      const b = await request(port, '/v2/', { agent });
+      assert.equal(b.status, 200);
+      assert.equal(b.reusedSocket, true);
+      agent.destroy();
+    });
+
+    it('streams a 64 MiB download to a slow reader with backpressure', async () => {
+      probe.reset();
+      let received = 0;
+      let maxLead = 0;
+      const growth = await rssGrowth(async () => {
+        await new Promise<void>((resolve, reject) => {
+          http.get({ host: '127.0.0.1', port, path: '/download' }, async (res) => {
+            try {
+              assert.equal(res.headers['content-length'], String(BIG));
+              let since = 0;
+              for await (const c of res) {
+                received += (c as Buffer).length;
+                since += (c as Buffer).length;
+                maxLead = Math.max(maxLead, probe.produced - received);
+                if (since >= MiB) {
+                  since = 0;
+                  await sleep(25);
+                }
+              }
+              resolve();
+            } catch (e) {
+              reject(e);
+            }
+          }).on('error', reject);
+        });
+      });
+      assert.equal(received, BIG);
+      assert.ok(maxLead < 24 * MiB, `server ran ${(maxLead / MiB).toFixed(1)} MiB ahead of the reader`);
+      assert.ok(growth < 48 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB`);
+    });
+
+    it('receives a 64 MiB upload consumed slowly, pausing the socket', async () => {
+      probe.reset();
+      const data = Buffer.alloc(BIG);
+      for (let i = 0; i < BIG; i += 4096) data[i] = i & 0xff;
+      const want = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      let written = 0;
+      let maxLead = 0;
+      let result: { bytes: number; digest: string; received: number } | undefined;
+      const growth = await rssGrowth(async () => {
+        result = await new Promise((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port, path: '/upload', method: 'PUT', headers: { 'Content-Length': BIG } }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString())));
+          });
+          req.on('error', reject);
+          const pump = () => {
+            while (written < BIG) {
+              const ok = req.write(data.subarray(written, written + 256 * 1024));
+              written += 256 * 1024;
+              maxLead = Math.max(maxLead, written - probe.consumed);
+              if (!ok) return void req.once('drain', pump);
+            }
+            req.end();
+          };
+          pump();
+        });
+      });
+      assert.deepEqual(result, { bytes: BIG, digest: want, received: BIG });
+      assert.ok(maxLead < 24 * MiB, `client got ${(maxLead / MiB).toFixed(1)} MiB ahead of the consumer`);
+      // `data` itself is 64 MiB of this process; the server side must add little.
+      assert.ok(growth < 48 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB`);
+    });
+
+    it('a client abort mid-upload fires the signal and fails the body read; serving continues', async () => {
+      probe.reset();
+      const conn = await RawConnection.open(port);
+      conn.write(`PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${BIG}\r\n\r\n`);
+      const chunk = Buffer.alloc(MiB, 7);
+      for (let i = 0; i < 8; i++) conn.write(chunk);
+      const deadline = Date.now() + 3000;
+      while (probe.consumed < MiB && Date.now() < deadline) await sleep(10);
+      conn.destroy();
+      await Promise.race([probe.uploadDone, sleep(3000)]);
+      assert.ok(probe.uploadError, 'the body iterator threw');
+      assert.equal(probe.uploadSignalAborted, true);
+      assert.equal((await request(port, '/v2/')).status, 200);
+    });
+
+    it('a client abort mid-download stops the source stream; serving continues', async () => {
+      probe.reset();
+      const completions = probe.completions.length;
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/download' }, (res) => {
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got >= 2 * MiB) {
+              req.destroy();
+              resolve();
+            }
+          });
+        });
+        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(e)));
+      });
+      const deadline = Date.now() + 3000;
+      while (!probe.downloadClosed && Date.now() < deadline) await sleep(10);
+      assert.equal(probe.downloadClosed, true, 'the generator was closed');
+      assert.ok(probe.produced < BIG, 'the source was not read to the end');
+      while (probe.completions.length === completions && Date.now() < deadline) await sleep(10);
+      const last = probe.completions.at(-1);
+      assert.deepEqual(last && { route: last.route, status: last.status, aborted: last.aborted }, { route: 'download', status: 200, aborted: true });
+      assert.equal((await request(port, '/v2/')).status, 200);
+    });
+
+    it(`a Content-Length of 1,000,000,000 or more is ${engine === 'uws' ? 'answered 413 before uWS drops it' : 'accepted'}`, async () => {
+      const conn = await RawConnection.open(port);
+      conn.write('PUT /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n');
+      conn.write(Buffer.alloc(64 * 1024));
+      if (engine === 'uws') {
+        await conn.until(() => false, 3000); // until uWS closes the socket
+        assert.equal(conn.closed, true, 'uWS closes the connection');
+        assert.match(conn.text, /^HTTP\/1\.1 413 Payload Too Large\r\n/);
+        assert.match(conn.text, /"code":"PAYLOAD_TOO_LARGE"/);
+        assert.equal(server.maxRequestContentLength, 999_999_999);
+      } else {
+        assert.ok(await conn.until((t) => t.includes('\r\n\r\n')));
+        assert.match(conn.text, /^HTTP\/1\.1 202 Accepted\r\n/);
+        assert.equal(server.maxRequestContentLength, undefined);
+      }
+      conn.destroy();
+      const ok = await RawConnection.open(port);
+      ok.write('PUT /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n');
+      assert.ok(await ok.until((t) => t.includes('\r\n\r\n')));
+      assert.match(ok.text, /^HTTP\/1\.1 202 Accepted\r\n/, '999,999,999 is still accepted');
+      ok.destroy();
+    });
+
+    it('serves over TLS', async () => {
+      const tlsServer = await startServer({ address: '127.0.0.1', port: 0, engine, routes: routes(new Probe()), tls: { cert: fixture('cert.pem'), key: fixture('key.pem') } });
+      try {
+        const r = await request(tlsServer.port, '/ctx', { tls: true });
+        assert.equal(r.status, 200);
+        assert.equal(JSON.parse(r.body.toString()).secure, true);
+        const b = await request(tlsServer.port, `/v2/a/blobs/${DIGEST}`, { tls: true, method: 'HEAD' });
+        assert.equal(b.headers['content-length'], '1234');
+      } finally {
+        await tlsServer.close(500);
+      }
+    });
+
+    it('closes gracefully: in-flight requests finish, new connections are refused', async () => {
+      const s = await startServer({ address: '127.0.0.1', port: 0, engine, routes: routes(new Probe()) });
+      const inflight = request(s.port, '/slow');
+      await sleep(50);
+      const closed = s.close(3000);
+      const r = await inflight;
+      assert.equal(r.status, 200);
+      await closed;
+      await assert.rejects(request(s.port, '/v2/'), /ECONNREFUSED/);
+    });
+  });
+}
