@@ -1,7 +1,7 @@
 import { RegistryError } from '../errors/index.ts';
 import type { RequestContext } from '../http/types.ts';
 import { validateName } from '../oci/index.ts';
-import type { Page } from '../storage/index/index.ts';
+import type { Page } from '../storage/index.ts';
 
 /** The repository name of a request, validated against the spec grammar. */
 export function repoOf(ctx: RequestContext): string {

@@ -1,2 +1,3 @@
 export { createStorage, type StorageOptions, type StorageInternals } from './create.ts';
 export type * from './types.ts';
+export type { Page } from './index/index.ts';

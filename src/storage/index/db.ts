@@ -1,5 +1,4 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, key, type Key, type ManifestRecord, type PullStats, type RepoRecord, type TagRecord } from './records.ts';
 
@@ -27,7 +26,6 @@ export interface Tables {
  * per-repository index.json fingerprints catch anything written to disk after it.
  */
 export function openTables(dir: string): { tables: Tables; fresh: boolean } {
-  mkdirSync(dir, { recursive: true });
   const root = open({
     path: join(dir, 'index.lmdb'),
     compression: false,

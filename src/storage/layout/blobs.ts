@@ -1,4 +1,4 @@
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { copyFile, open, readFile, rm, utimes } from 'node:fs/promises';
 import type { LayoutPaths } from './paths.ts';
 import { type SyncPolicy, fsyncFile, linkAtomic, renameDurable, statOrNull, writeFileAtomic } from './files.ts';
@@ -50,9 +50,9 @@ export class BlobFiles {
       empty.destroy = () => undefined;
       return { stream: empty, length: 0, size };
     }
-    const stream = createReadStream('', { fd: fh.fd, start, end, highWaterMark: READ_CHUNK, autoClose: false });
-    const close = () => void fh.close().catch(() => undefined);
-    stream.once('close', close);
+    // The stream owns the handle from here: it closes it on end, error or destroy (a
+    // client hanging up), exactly once.
+    const stream = fh.createReadStream({ start, end, highWaterMark: READ_CHUNK, autoClose: true });
     return { stream: stream as unknown as BlobStream['stream'], length, size };
   }
 

@@ -1,0 +1,117 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '../helpers/client.ts';
+import { blob, imageConfig, imageManifest } from '../helpers/content.ts';
+import { engines, startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+
+/** Sends a request head and part of a body on a raw socket, then hangs up. */
+async function hangUpMidBody(url: string, head: string, partial: Buffer): Promise<void> {
+  const { port } = new URL(url);
+  await new Promise<void>((resolve, reject) => {
+    const s = connect(Number(port), '127.0.0.1', () => {
+      s.write(head);
+      s.write(partial, () => setTimeout(() => (s.destroy(), resolve()), 50));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function assertValidLayout(root: string, repo: string): Promise<void> {
+  const index = JSON.parse(await readFile(join(root, repo, 'index.json'), 'utf8'));
+  assert.equal(index.schemaVersion, 2);
+  assert.ok(Array.isArray(index.manifests));
+  assert.deepEqual(JSON.parse(await readFile(join(root, repo, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
+  for (const d of index.manifests) {
+    const body = await readFile(join(root, repo, 'blobs', d.digest.replace(':', '/')));
+    assert.equal(body.length, d.size, `${repo}: ${d.digest} size`);
+  }
+}
+
+for (const engine of await engines()) {
+  describe(`faults over ${engine}`, () => {
+    let reg: TestRegistry;
+    let c: Client;
+    before(async () => {
+      reg = await startTestRegistry({ engine });
+      c = new Client(reg.url);
+    });
+    after(() => reg.stop());
+
+    test('a client hanging up mid-upload leaves the session resumable and the repository valid', async () => {
+      const cfg = imageConfig();
+      await c.pushBlob('hang/up', cfg);
+      await c.pushManifest('hang/up', 'v1', imageManifest(cfg, []));
+      let r = await c.req('POST', '/v2/hang/up/blobs/uploads/');
+      const loc = r.headers.get('location')!;
+      const big = blob(8 * 1024 * 1024);
+      await hangUpMidBody(reg.url, `PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${big.data.length}\r\n\r\n`, big.data.subarray(0, 1024 * 1024));
+      await sleep(100);
+      r = await c.req('GET', loc);
+      assert.equal(r.status, 204, 'session survives');
+      const offset = Number(r.headers.get('range')!.split('-')[1]) + 1;
+      assert.ok(offset <= 1024 * 1024, `offset ${offset}`);
+      // Resume from where the server says it is, then finish: the digest must verify.
+      r = await c.req('PATCH', loc, { body: big.data.subarray(offset), headers: { 'Content-Range': `${offset}-${big.data.length - 1}` } });
+      assert.equal(r.status, 202);
+      r = await c.req('PUT', `${loc}?digest=${big.digest}`);
+      assert.equal(r.status, 201);
+      assert.equal((await c.req('HEAD', `/v2/hang/up/blobs/${big.digest}`)).headers.get('content-length'), String(big.data.length));
+      await assertValidLayout(reg.root, 'hang/up');
+    });
+
+    test('a monolithic push cut short stores nothing and leaves no temp file', async () => {
+      const b = blob(4 * 1024 * 1024);
+      await hangUpMidBody(reg.url, `POST /v2/hang/mono/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data.subarray(0, 100_000));
+      await sleep(200);
+      assert.equal((await c.req('HEAD', `/v2/hang/mono/blobs/${b.digest}`)).status, 404);
+      const uploads = await readdir(join(reg.root, 'hang/mono/.uploads')).catch(() => []);
+      assert.deepEqual(uploads, []);
+      assert.equal((await c.req('GET', '/v2/')).status, 200, 'server still serving');
+    });
+
+    test('a client hanging up mid-download does not disturb the server', async () => {
+      const b = blob(16 * 1024 * 1024);
+      await c.pushBlob('hang/down', b);
+      const { port } = new URL(reg.url);
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve) => {
+          const s = connect(Number(port), '127.0.0.1', () => s.write(`GET /v2/hang/down/blobs/${b.digest} HTTP/1.1\r\nHost: x\r\n\r\n`));
+          s.once('data', () => (s.destroy(), resolve()));
+          s.on('error', () => resolve());
+        });
+      }
+      const r = await c.req('GET', `/v2/hang/down/blobs/${b.digest}`);
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), b.data);
+    });
+
+    test('tag pushes, deletes and reads racing on one tag never fail with a 500 or corrupt index.json', async () => {
+      const cfg = imageConfig();
+      await c.pushBlob('race/tag', cfg);
+      const manifests = [0, 1, 2].map((i) => imageManifest(cfg, [], { annotations: { i: String(i) } }));
+      const statuses = await Promise.all(
+        Array.from({ length: 90 }, async (_, i) => {
+          const m = manifests[i % 3]!;
+          const op = i % 3;
+          const r =
+            op === 0 ? await c.pushManifest('race/tag', 'hot', m) : op === 1 ? await c.req('DELETE', '/v2/race/tag/manifests/hot') : await c.req('GET', '/v2/race/tag/manifests/hot');
+          await r.arrayBuffer();
+          return r.status;
+        }),
+      );
+      for (const s of statuses) assert.ok([200, 201, 202, 404].includes(s), `status ${s}`);
+      await assertValidLayout(reg.root, 'race/tag');
+      const index = JSON.parse(await readFile(join(reg.root, 'race/tag/index.json'), 'utf8'));
+      const tagged = index.manifests.filter((d: { annotations?: Record<string, string> }) => d.annotations?.['org.opencontainers.image.ref.name'] === 'hot');
+      const r = await c.req('GET', '/v2/race/tag/manifests/hot');
+      if (tagged.length === 0) assert.equal(r.status, 404);
+      else {
+        assert.equal(tagged.length, 1, 'one descriptor per tag');
+        assert.equal(r.headers.get('docker-content-digest'), tagged[0].digest, 'index and disk agree');
+      }
+    });
+  });
+}
