@@ -25,10 +25,6 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'distSpecVersion', supported: true },
   { key: 'storage.rootDirectory', supported: true },
   { key: 'storage.dedupe', supported: true },
-  { key: 'storage.gc', supported: true },
-  { key: 'storage.gcDelay', supported: true },
-  { key: 'storage.gcInterval', supported: true },
-  { key: 'storage.gcTimeWindow', supported: true },
   { key: 'storage.commit', supported: true },
   { key: 'storage.maxRepos', supported: true },
   { key: 'http.address', supported: true },
@@ -38,6 +34,11 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'http.compat', supported: true },
   { key: 'log', supported: true },
   // accepted, not yet implemented
+  // Garbage collection comes with the storage-lifecycle work; until then nothing is collected.
+  { key: 'storage.gc', supported: false, inert: isFalse },
+  { key: 'storage.gcDelay', supported: false },
+  { key: 'storage.gcInterval', supported: false },
+  { key: 'storage.gcTimeWindow', supported: false },
   { key: 'storage.retention', supported: false },
   { key: 'storage.storageDriver', supported: false },
   { key: 'storage.cacheDriver', supported: false },

@@ -453,7 +453,7 @@ describe('unsupported features', () => {
     const { unsupported } = loadConfigObject(
       {
         distSpecVersion: '1.1.1',
-        storage: { rootDirectory: '/r', dedupe: true, gc: true, gcDelay: '1h', commit: true, maxRepos: 3, redirectBlobURL: false, remoteCache: false },
+        storage: { rootDirectory: '/r', dedupe: true, gc: false, commit: true, maxRepos: 3, redirectBlobURL: false, remoteCache: false },
         http: { address: '::', port: 1, realm: 'r', compat: ['docker2s2'] },
         log: { level: 'info', output: '/tmp/l', audit: '/tmp/a' },
         extensions: { sync: { enable: false, registries: [{ urls: ['https://x'] }] }, search: { enable: false } },
@@ -508,7 +508,7 @@ describe('shipped configs and zot compatibility', () => {
     assert.equal(config.storage.dedupe, true);
     assert.equal(config.storage.gc, true);
     assert.equal(config.extensions?.sync?.registries[0]?.onDemand, true);
-    assert.deepEqual(unsupported, ['extensions.sync']);
+    assert.deepEqual(unsupported, ['storage.gc', 'storage.gcDelay', 'storage.gcInterval', 'storage.gcTimeWindow', 'extensions.sync']);
   });
 
   it('a zot example config loads', async () => {
@@ -529,7 +529,7 @@ describe('shipped configs and zot compatibility', () => {
     assert.deepEqual(config.http.accessControl?.adminPolicy?.actions, ['read', 'create', 'update', 'delete']);
     assert.equal(config.extensions?.search?.enable, true);
     assert.equal(config.extensions?.search?.cve?.updateInterval, 2 * HOUR);
-    assert.deepEqual(unsupported, ['http.auth', 'http.accessControl', 'extensions.search']);
+    assert.deepEqual(unsupported, ['storage.gc', 'storage.gcDelay', 'storage.gcInterval', 'http.auth', 'http.accessControl', 'extensions.search']);
   });
 
   it('zot\'s lower-case YAML spelling loads', async () => {
