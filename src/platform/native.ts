@@ -40,11 +40,19 @@ let cached: UwsLoad | undefined;
  */
 export function loadUws(): UwsLoad {
   if (cached) return cached;
-  let loader: NativeUwsLoader;
-  try {
-    loader = requireNative('../../native/uws.cjs') as NativeUwsLoader;
-  } catch (err) {
-    cached = { ok: false, reason: `native/uws.cjs could not be loaded: ${(err as Error).message}` };
+  let loader: NativeUwsLoader | undefined;
+  let lastErr: unknown;
+  // From the sources this file is src/platform/native.ts; in the bundle it is dist/skiff.mjs.
+  for (const candidate of ['../../native/uws.cjs', '../native/uws.cjs']) {
+    try {
+      loader = requireNative(candidate) as NativeUwsLoader;
+      break;
+    } catch (err) {
+      lastErr = err;
+    }
+  }
+  if (!loader) {
+    cached = { ok: false, reason: `native/uws.cjs could not be loaded: ${(lastErr as Error).message}` };
     return cached;
   }
   const r = loader.load();
