@@ -5,8 +5,9 @@ import type { LoadedConfig } from '../config/index.ts';
 import { startServer } from '../http/index.ts';
 import type { HttpServer, ServerOptions } from '../http/types.ts';
 import { createLogger } from '../platform/logger.ts';
-import { createStorage } from '../storage/index.ts';
+import { collectGarbage, createStorage, type GcReport, type GcSettings } from '../storage/index.ts';
 import type { Storage } from '../storage/index.ts';
+import { Scheduler } from './scheduler.ts';
 import { requestLogger } from './audit.ts';
 
 /** A running registry. */
@@ -15,6 +16,9 @@ export interface Registry {
   readonly storage: Storage;
   readonly log: Logger;
   readonly port: number;
+  readonly scheduler: Scheduler;
+  /** Runs one garbage-collection pass now (what the schedule runs). */
+  gc(overrides?: Partial<GcSettings>): Promise<GcReport>;
   /** Stops accepting, drains in-flight requests (bounded), closes the index. */
   close(graceMs?: number): Promise<void>;
 }
@@ -47,6 +51,25 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   });
   await storage.ready();
 
+  const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
+  const gcSettings: GcSettings = {
+    gcDelay: config.storage.gcDelay,
+    retention: config.storage.retention,
+    dryRun: false,
+    log,
+    ...(audit ? { audit } : {}),
+  };
+  const gc = (overrides: Partial<GcSettings> = {}) => collectGarbage(storage.internals, { ...gcSettings, ...overrides });
+  if (config.storage.gc && config.storage.gcInterval > 0) {
+    scheduler.add({
+      name: 'gc',
+      intervalMs: config.storage.gcInterval,
+      ...(config.storage.gcTimeWindow ? { window: config.storage.gcTimeWindow } : {}),
+      maxStartDelayMs: Math.min(60_000, config.storage.gcInterval / 10),
+      run: () => gc(),
+    });
+  }
+
   const health: Health = { started: true, ready: false };
   const routes = apiRoutes({ storage, log: log.child({ module: 'api' }), health, extensions: () => [] });
   const serverOpts: ServerOptions = {
@@ -64,6 +87,7 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   if (opts.engine) serverOpts.engine = opts.engine;
   const server = await startServer(serverOpts);
   health.ready = true;
+  scheduler.start();
   if (server.engine === 'node') {
     log.warn({ node: process.versions.node, abi: process.versions.modules, arch: process.arch }, 'HTTP engine: node:http FALLBACK (no uWebSockets.js binary for this platform/Node ABI); slower, but complete');
   }
@@ -78,10 +102,13 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     storage,
     log,
     port: server.port,
+    scheduler,
+    gc,
     close(graceMs = 10_000) {
       closing ??= (async () => {
         health.ready = false;
         await server.close(graceMs);
+        await scheduler.stop();
         await storage.close();
         log.info('skiff stopped');
         log.flush?.();

@@ -5,6 +5,7 @@ import type { Layout } from './layout/index.ts';
 import type { RegistryIndex } from './index/index.ts';
 import type { BlobRead, BlobStore } from './types.ts';
 import type { RepoGuard } from './repos.ts';
+import type { TouchLog } from './touches.ts';
 
 /**
  * Blobs. Presence is the file in the repository's layout (the truth), so a blob is
@@ -17,12 +18,15 @@ export class BlobService implements BlobStore {
     private readonly locks: KeyedMutex,
     private readonly repos: RepoGuard,
     private readonly dedupe: boolean,
+    private readonly touches: TouchLog,
   ) {}
 
   async stat(repo: string, digest: string): Promise<{ size: number } | null> {
     parseDigest(digest);
     const st = await this.layout.blobs.stat(repo, digest);
-    return st ? { size: st.size } : null;
+    if (!st) return null;
+    this.touches.touch(repo, digest);
+    return { size: st.size };
   }
 
   async open(repo: string, digest: string, range?: { start: number; end: number }): Promise<BlobRead | null> {
@@ -56,6 +60,7 @@ export class BlobService implements BlobStore {
     if (!(await this.layout.blobs.stat(from, digest))) return false;
     return this.locks.run(repo, async () => {
       await this.repos.ensure(repo);
+      this.touches.touch(repo, digest);
       if (await this.layout.blobs.stat(repo, digest)) return true;
       const ok = await this.layout.blobs.link(repo, digest, from, this.dedupe ? 'link' : 'copy');
       if (ok) await this.index.write.addHolder(digest, repo);

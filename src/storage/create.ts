@@ -9,6 +9,7 @@ import { reconcile } from './reconcile.ts';
 import { RepoGuard } from './repos.ts';
 import type { Storage } from './types.ts';
 import { UploadService } from './uploads.ts';
+import { TouchLog } from './touches.ts';
 
 /** What the storage engine needs from the config (zot's `storage` section). */
 export interface StorageOptions {
@@ -27,6 +28,7 @@ export interface StorageInternals {
   layout: Layout;
   index: RegistryIndex;
   locks: KeyedMutex;
+  touches: TouchLog;
 }
 
 /**
@@ -37,15 +39,16 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   const layout = new Layout(opts.rootDirectory, { fsync: opts.commit });
   const index = RegistryIndex.open(layout.paths.stateDir());
   const locks = new KeyedMutex();
+  const touches = new TouchLog();
   const repos = new RepoGuard(layout, index, opts.maxRepos);
   const log = opts.log.child({ module: 'storage' });
   let readyP: Promise<void> | undefined;
   return {
     manifests: new ManifestService(layout, index, locks, repos),
-    blobs: new BlobService(layout, index, locks, repos, opts.dedupe),
-    uploads: new UploadService(layout, index, locks, repos, opts.dedupe),
+    blobs: new BlobService(layout, index, locks, repos, opts.dedupe, touches),
+    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches),
     catalog: new CatalogService(index),
-    internals: { layout, index, locks },
+    internals: { layout, index, locks, touches },
     recordPull: (repo, digest) => index.recordPull(repo, digest),
     ready() {
       readyP ??= (async () => {

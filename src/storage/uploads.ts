@@ -6,6 +6,7 @@ import { type Layout, UploadOverrun } from './layout/index.ts';
 import type { RegistryIndex } from './index/index.ts';
 import type { UploadState, UploadStore } from './types.ts';
 import type { RepoGuard } from './repos.ts';
+import type { TouchLog } from './touches.ts';
 
 /** Upload ids are UUIDs; anything else is unknown without touching the disk. */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -28,6 +29,7 @@ export class UploadService implements UploadStore {
     private readonly locks: KeyedMutex,
     private readonly repos: RepoGuard,
     private readonly dedupe: boolean,
+    private readonly touches: TouchLog,
   ) {}
 
   async start(repo: string): Promise<UploadState> {
@@ -80,7 +82,12 @@ export class UploadService implements UploadStore {
         await this.layout.uploads.remove(repo, id);
         throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got}, not ${want.value}`, { detail: { expected: want.value, actual: got } });
       }
-      await this.commit(repo, id, want.value);
+      // Under the repository lock, so a commit never interleaves with a GC sweep of the
+      // repository (which could otherwise unlink the file just renamed into place).
+      await this.locks.run(repo, async () => {
+        this.touches.touch(repo, want.value);
+        await this.commit(repo, id, want.value);
+      });
       return { digest: want.value, size };
     });
   }
