@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/index.ts';
 import { startServer } from '../http/index.ts';
 import type { HttpServer, ServerOptions } from '../http/types.ts';
 import { createLogger } from '../platform/logger.ts';
-import { collectGarbage, createStorage, type GcReport, type GcSettings } from '../storage/index.ts';
+import { collectGarbage, createStorage, scrub, type GcReport, type GcSettings } from '../storage/index.ts';
 import type { Storage } from '../storage/index.ts';
 import { Scheduler } from './scheduler.ts';
 import { requestLogger } from './audit.ts';
@@ -85,6 +85,11 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     serverOpts.tls = { cert: config.http.tls.cert, key: config.http.tls.key, ...(config.http.tls.cacert ? { cacert: config.http.tls.cacert } : {}) };
   }
   if (opts.engine) serverOpts.engine = opts.engine;
+  const scrubCfg = config.extensions?.scrub;
+  if (scrubCfg?.enable) {
+    const scrubLog = log.child({ module: 'scrub' });
+    scheduler.add({ name: 'scrub', intervalMs: scrubCfg.interval, maxStartDelayMs: 60_000, run: () => scrub(storage.internals, scrubLog) });
+  }
   const server = await startServer(serverOpts);
   health.ready = true;
   scheduler.start();

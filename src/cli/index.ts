@@ -1,11 +1,17 @@
 import { serveCommand } from './serve.ts';
 import { verifyCommand } from './verify.ts';
+import { gcCommand } from './gc.ts';
+import { scrubCommand } from './scrub.ts';
+import { UsageError } from './offline.ts';
 
 const USAGE = `skiff: a zot-compatible OCI registry for the edge
 
 Usage:
   skiff serve [config]     run the registry (no config: 127.0.0.1:8080, data in ./data)
   skiff verify <config>    check a config file without starting
+  skiff gc <config> [--dry-run]
+                           one garbage-collection pass (server stopped)
+  skiff scrub <config>     re-hash every image and report ok/affected (server stopped)
   skiff --version          print the version
 
 Config files use zot's keys, as JSON or YAML. SKIFF_* environment variables override
@@ -16,6 +22,8 @@ keys, e.g. SKIFF_HTTP_PORT=5000 SKIFF_STORAGE_ROOTDIRECTORY=/var/lib/skiff.
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   verify: verifyCommand,
+  gc: gcCommand,
+  scrub: scrubCommand,
 };
 
 export const VERSION = '0.1.0';
@@ -36,5 +44,13 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`skiff: unknown command "${cmd}"\n\n${USAGE}`);
     return 2;
   }
-  return run(rest);
+  try {
+    return await run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
 }

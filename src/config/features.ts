@@ -38,6 +38,7 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'http.tls', supported: true },
   { key: 'http.compat', supported: true },
   { key: 'log', supported: true },
+  { key: 'extensions.scrub', supported: true },
   // accepted, not yet implemented
   { key: 'storage.storageDriver', supported: false },
   { key: 'storage.cacheDriver', supported: false },
@@ -55,7 +56,6 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'extensions.search', supported: false, inert: disabled },
   { key: 'extensions.sync', supported: false, inert: disabled },
   { key: 'extensions.metrics', supported: false, inert: disabled },
-  { key: 'extensions.scrub', supported: false, inert: disabled },
   { key: 'extensions.lint', supported: false, inert: disabled },
   { key: 'extensions.ui', supported: false, inert: disabled },
   { key: 'extensions.trust', supported: false, inert: disabled },

@@ -40,6 +40,13 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
   let headWritten = false;
   let sent = 0;
   let complete = false;
+  // One handler for the whole response, forwarding to the current wait.
+  // Registering a handler per wait strands the stream: our continuation runs
+  // (as a microtask) while uWS is still inside the previous onWritable call,
+  // and uWS's callOnWritable then puts the old handler back over the new one
+  // (found by a hang at ~5 MiB of a 64 MiB download).
+  const writable: { current?: (offset: number) => boolean } = {};
+  res.onWritable((offset) => (writable.current && !state.aborted ? writable.current(offset) : true));
   try {
     while (!state.aborted) {
       let next: IteratorResult<Buffer>;
@@ -62,7 +69,7 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
         base = res.getWriteOffset();
         [ok, done] = res.tryEnd(chunk, total);
       });
-      if (!ok && !done) done = await whenWritable(res, state, chunk, base, total);
+      if (!ok && !done) done = await whenWritable(res, state, writable, chunk, base, total);
       if (state.aborted) break;
       sent += chunk.length;
       if (done) {
@@ -81,18 +88,22 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
 }
 
 /** Wait for uWS to drain, re-sending the unsent tail of `chunk`. Resolves `done`. */
-function whenWritable(res: UwsResponse, state: ResponseState, chunk: Buffer, base: number, total: number): Promise<boolean> {
+function whenWritable(
+  res: UwsResponse,
+  state: ResponseState,
+  writable: { current?: (offset: number) => boolean },
+  chunk: Buffer,
+  base: number,
+  total: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    let active = true;
     const settle = (done: boolean) => {
-      active = false;
+      writable.current = undefined;
       state.onAbort = undefined;
       resolve(done);
     };
     state.onAbort = () => settle(false);
-    res.onWritable((offset) => {
-      // uWS keeps the last handler; a late call for an already settled chunk writes nothing.
-      if (!active || state.aborted) return true;
+    writable.current = (offset) => {
       let ok = false;
       let done = false;
       res.cork(() => {
@@ -100,7 +111,7 @@ function whenWritable(res: UwsResponse, state: ResponseState, chunk: Buffer, bas
       });
       if (ok || done) settle(done);
       return ok;
-    });
+    };
   });
 }
 

@@ -17,7 +17,7 @@ export interface RequestOptions {
   method?: string;
   headers?: Record<string, string | number>;
   body?: Buffer | string;
-  agent?: http.Agent;
+  agent?: http.Agent | false;
   tls?: boolean;
 }
 

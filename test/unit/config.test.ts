@@ -576,10 +576,10 @@ describe('verifyConfig', () => {
   });
 
   it('lists warnings and unsupported features without failing', async () => {
-    const p = await file('warn.yaml', `distSpecVersion: "1.0.0"\nstorage:\n  rootDirectory: ${join(dir, 'data')}\nextensions:\n  scrub: {}\n`);
+    const p = await file('warn.yaml', `distSpecVersion: "1.0.0"\nstorage:\n  rootDirectory: ${join(dir, 'data')}\nextensions:\n  metrics: {}\n`);
     const r = await verifyConfig(p, NO_ENV);
     assert.equal(r.ok, true);
     assert.match(r.messages.join('\n'), /warning: distSpecVersion "1\.0\.0" differs/);
-    assert.match(r.messages.join('\n'), /unsupported: extensions\.scrub/);
+    assert.match(r.messages.join('\n'), /unsupported: extensions\.metrics/);
   });
 });

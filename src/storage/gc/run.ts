@@ -32,7 +32,8 @@ export async function collectGarbage(s: StorageInternals, settings: GcSettings):
   for await (const r of s.layout.listRepos()) repos.push(r);
   log.info({ repos: repos.length, dryRun: settings.dryRun || undefined }, 'gc started');
   let lastLog = Date.now();
-  for (const repo of repos) {
+  for (const [i, repo] of repos.entries()) {
+    settings.onProgress?.(i, repos.length);
     let r: RepoSweep;
     try {
       r = await sweepRepo(s, repo, settings, started);
@@ -53,6 +54,7 @@ export async function collectGarbage(s: StorageInternals, settings: GcSettings):
       log.info({ done: report.repos, of: repos.length }, 'gc progress');
     }
   }
+  settings.onProgress?.(repos.length, repos.length);
   s.touches.prune(started - settings.gcDelay);
   report.ms = Date.now() - started;
   log.info({ ...report }, 'gc finished');

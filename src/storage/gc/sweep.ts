@@ -15,6 +15,8 @@ export interface GcSettings {
   log: Logger;
   /** zot's audit log: every deletion decision. */
   audit?: Logger;
+  /** Progress over repositories (CLI progress bar). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** What one repository's sweep did (or, dry, would do). */
