@@ -47,6 +47,7 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     dedupe: config.storage.dedupe,
     commit: config.storage.commit,
     maxRepos: config.storage.maxRepos,
+    minFreeSpace: config.storage.minFreeSpace,
     log,
   });
   await storage.ready();

@@ -28,6 +28,7 @@ export async function openOffline(args: string[], command: string) {
     dedupe: config.storage.dedupe,
     commit: config.storage.commit,
     maxRepos: config.storage.maxRepos,
+    minFreeSpace: config.storage.minFreeSpace,
     log,
   });
   await storage.ready();

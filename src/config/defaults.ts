@@ -33,6 +33,8 @@ export const DEFAULTS = {
     redirectBlobURL: false,
     /** 0 = no repository quota. */
     maxRepos: 0,
+    /** Keep some room for the OS and the index on a device whose only disk this is. */
+    minFreeSpace: 64 * 1024 * 1024,
     fastRestart: false,
     /**
      * When `gc` is false and `gcDelay` / `gcInterval` / `retention.delay` are absent, zot sets

@@ -32,6 +32,7 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'storage.retention', supported: true },
   { key: 'storage.commit', supported: true },
   { key: 'storage.maxRepos', supported: true },
+  { key: 'storage.minFreeSpace', supported: true },
   { key: 'http.address', supported: true },
   { key: 'http.port', supported: true },
   { key: 'http.realm', supported: true },

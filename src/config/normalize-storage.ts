@@ -62,6 +62,7 @@ function normalizeStore(t: Tree | undefined, path: string[], defaults: { dedupe:
     remoteCache: bool(t, 'remoteCache', dedupe && storageDriver !== undefined),
     redirectBlobURL,
     maxRepos: num(t, 'maxRepos', DEFAULTS.storage.maxRepos),
+    minFreeSpace: byteSize(t, 'minFreeSpace', DEFAULTS.storage.minFreeSpace, at, ctx),
     retention: normalizeRetention(section(t, 'retention'), gcDelay, gc),
   };
   if (gcTimeWindow !== undefined) store.gcTimeWindow = gcTimeWindow;
@@ -109,4 +110,19 @@ function keepRule(t: Tree): KeepRule {
   if (pulled !== undefined) rule.pulledWithin = pulled;
   if (pushed !== undefined) rule.pushedWithin = pushed;
   return rule;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/** A size in bytes written as a number or with a unit ("64MiB", "1.5GB"). */
+function byteSize(t: Tree | undefined, key: string, fallback: number, at: (k: string) => string, ctx: NormalizeContext): number {
+  const raw = t?.[key];
+  if (raw === undefined || raw === null || raw === '') return fallback;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(String(raw));
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    issue(ctx, at(key), `expected a size such as 64MiB, 1GB or a number of bytes, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+  return Math.round(Number(m[1]) * unit);
 }

@@ -69,6 +69,8 @@ const retention = obj({
 const storeFields: Record<string, SchemaNode> = {
   rootDirectory: str,
   maxRepos: uint,
+  // skiff's own (zot has no such key): bytes of free space below which uploads are refused.
+  minFreeSpace: str,
   dedupe: bool,
   remoteCache: bool,
   redirectBlobURL: bool,

@@ -63,6 +63,12 @@ export interface StorageConfig {
   redirectBlobURL: boolean;
   /** Repository quota; 0 = no limit. */
   maxRepos: number;
+  /**
+   * skiff's own key: uploads are refused (507) while the filesystem of rootDirectory has
+   * less free space than this many bytes, so a full disk never takes the device down.
+   * Written as bytes or with a unit ("64MiB", "1GB"); 0 turns the check off.
+   */
+  minFreeSpace: number;
   retention: RetentionConfig;
   /** Cloud storage driver parameters, passed through (keys lower-cased, as viper does). */
   storageDriver?: Record<string, unknown>;

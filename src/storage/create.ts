@@ -10,6 +10,8 @@ import { RepoGuard } from './repos.ts';
 import type { Storage } from './types.ts';
 import { UploadService } from './uploads.ts';
 import { TouchLog } from './touches.ts';
+import { SpaceGuard } from './space.ts';
+import { FreeSpaceWatcher } from '../platform/disk.ts';
 
 /** What the storage engine needs from the config (zot's `storage` section). */
 export interface StorageOptions {
@@ -20,6 +22,8 @@ export interface StorageOptions {
   commit: boolean;
   /** zot `storage.maxRepos` (0 = no quota). */
   maxRepos: number;
+  /** skiff `storage.minFreeSpace`: bytes below which uploads are refused (0 = off). */
+  minFreeSpace?: number;
   log: Logger;
 }
 
@@ -40,25 +44,31 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   const index = RegistryIndex.open(layout.paths.stateDir());
   const locks = new KeyedMutex();
   const touches = new TouchLog();
+  const watcher = opts.minFreeSpace ? new FreeSpaceWatcher(opts.rootDirectory) : null;
+  const space = new SpaceGuard(watcher, opts.minFreeSpace ?? 0);
   const repos = new RepoGuard(layout, index, opts.maxRepos);
   const log = opts.log.child({ module: 'storage' });
   let readyP: Promise<void> | undefined;
   return {
     manifests: new ManifestService(layout, index, locks, repos),
     blobs: new BlobService(layout, index, locks, repos, opts.dedupe, touches),
-    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches),
+    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space),
     catalog: new CatalogService(index),
     internals: { layout, index, locks, touches },
     recordPull: (repo, digest) => index.recordPull(repo, digest),
     ready() {
       readyP ??= (async () => {
         const started = performance.now();
+        await layout.repos.ensureRoot();
+        // The first free-space sample (a `df`, ~40 ms) must not delay startup.
+        void watcher?.start();
         const r = await reconcile(layout, index, log);
         log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
       })();
       return readyP;
     },
     async close() {
+      watcher?.stop();
       await index.close();
     },
   };

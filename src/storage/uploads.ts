@@ -7,6 +7,7 @@ import type { RegistryIndex } from './index/index.ts';
 import type { UploadState, UploadStore } from './types.ts';
 import type { RepoGuard } from './repos.ts';
 import type { TouchLog } from './touches.ts';
+import type { SpaceGuard } from './space.ts';
 
 /** Upload ids are UUIDs; anything else is unknown without touching the disk. */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -30,9 +31,11 @@ export class UploadService implements UploadStore {
     private readonly repos: RepoGuard,
     private readonly dedupe: boolean,
     private readonly touches: TouchLog,
+    private readonly space: SpaceGuard,
   ) {}
 
   async start(repo: string): Promise<UploadState> {
+    this.space.check();
     await this.locks.run(repo, () => this.repos.ensure(repo));
     const id = randomUUID();
     await this.layout.uploads.create(repo, id);
@@ -57,6 +60,7 @@ export class UploadService implements UploadStore {
       if (opts.range && opts.length !== undefined && opts.length !== expect) {
         throw new RegistryError('SIZE_INVALID', `Content-Length ${opts.length} does not match Content-Range ${opts.range.start}-${opts.range.end}`);
       }
+      this.space.check(expect ?? 0);
       const written = await this.write(repo, id, body, expect);
       if (expect !== undefined && written !== expect) {
         throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${expect}`);
@@ -70,6 +74,7 @@ export class UploadService implements UploadStore {
     return this.locks.run(`upload:${id}`, async () => {
       await this.size(repo, id);
       if (body) {
+        this.space.check(length ?? 0);
         const written = await this.write(repo, id, body, length);
         if (length !== undefined && written !== length) throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${length}`);
       }
@@ -100,6 +105,7 @@ export class UploadService implements UploadStore {
 
   async monolithic(repo: string, digest: string, body: AsyncIterable<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
     parseDigest(digest);
+    this.space.check(length ?? 0);
     const { id } = await this.start(repo);
     try {
       return await this.complete(repo, id, digest, body, length);
@@ -138,6 +144,14 @@ export class UploadService implements UploadStore {
     } catch (err) {
       this.hashes.delete(id);
       if (err instanceof UploadOverrun) throw new RegistryError('SIZE_INVALID', err.message);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        // Out of space midway: drop the partial file so the space is given back at once;
+        // the session is gone and the client starts over once there is room.
+        await this.layout.uploads.remove(repo, id);
+        this.space.noticeFull();
+        throw new RegistryError('INSUFFICIENT_STORAGE', 'the disk filled up during the upload; the partial upload was removed', { detail: { uuid: id } });
+      }
       throw err;
     }
   }

@@ -9,132 +9,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { RegistryError } from '../../src/errors/index.ts';
-import { startServer, type HttpServer, type Route, type RequestContext } from '../../src/http/index.ts';
+import { startServer, type HttpServer } from '../../src/http/index.ts';
 import { loadUws } from '../../src/platform/native.ts';
 import { request, errorCodes, RawConnection, sleep } from '../helpers/http-wire.ts';
-
-const MiB = 1024 * 1024;
-const BIG = 64 * MiB;
-const DIGEST = `sha256:${'a'.repeat(64)}`;
+import { BIG, DIGEST, MiB, Probe, routes } from '../helpers/http-engine-routes.ts';
+import { startChildServer, type ChildServer } from '../helpers/http-engine-child.ts';
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/tls/${f}`, import.meta.url));
-
-/** What handlers observed, for assertions. */
-class Probe {
-  produced = 0;
-  downloadClosed = false;
-  consumed = 0;
-  uploadError: string | undefined;
-  uploadSignalAborted = false;
-  uploadDone: Promise<void>;
-  #uploadResolve!: () => void;
-  unexpected: unknown[] = [];
-  completions: Array<{ route: string; status: number; aborted: boolean }> = [];
-  constructor() {
-    this.uploadDone = new Promise((r) => (this.#uploadResolve = r));
-  }
-  finishUpload() {
-    this.#uploadResolve();
-  }
-  reset() {
-    this.produced = 0;
-    this.downloadClosed = false;
-    this.consumed = 0;
-    this.uploadError = undefined;
-    this.uploadSignalAborted = false;
-    this.uploadDone = new Promise((r) => (this.#uploadResolve = r));
-  }
-}
-
-const json = (v: unknown) => ({ status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(v) });
-
-function routes(p: Probe): Route[] {
-  return [
-    { name: 'base', methods: ['GET'], pattern: /^\/v2\/$/, handler: () => json({}) },
-    {
-      name: 'blob',
-      methods: ['GET', 'HEAD'],
-      pattern: /^\/v2\/(?<name>[a-z0-9]+(?:\/[a-z0-9]+)*)\/blobs\/(?<digest>sha256:[a-f0-9]{64})$/,
-      handler: (ctx) => ({
-        status: 200,
-        headers: { 'Content-Length': 1234, 'Docker-Content-Digest': ctx.params.digest!, 'X-Name': ctx.params.name! },
-        ...(ctx.method === 'GET' ? { body: Buffer.alloc(1234, 120) } : {}),
-      }),
-    },
-    {
-      name: 'ctx',
-      methods: ['GET', 'POST'],
-      pattern: /^\/ctx(?:\/.*)?$/,
-      handler: (ctx: RequestContext) =>
-        json({ method: ctx.method, path: ctx.path, rawQuery: ctx.rawQuery, tags: ctx.query.getAll('tag'), n: ctx.query.get('n'), dup: ctx.headers['x-dup'], remote: ctx.remoteAddress, secure: ctx.secure, id: ctx.id }),
-    },
-    { name: 'registry-error', methods: ['GET'], pattern: /^\/fail\/registry$/, handler: () => { throw new RegistryError('BLOB_UNKNOWN', 'no such blob', { detail: { digest: DIGEST } }); } },
-    { name: 'crash', methods: ['GET'], pattern: /^\/fail\/crash$/, handler: () => { throw new Error('kaboom: secret internals'); } },
-    { name: 'ignore', methods: ['PUT', 'POST'], pattern: /^\/ignore$/, handler: () => ({ status: 202, headers: { Location: '/somewhere' } }) },
-    { name: 'slow', methods: ['GET'], pattern: /^\/slow$/, handler: async () => { await sleep(300); return json({ slow: true }); } },
-    {
-      name: 'download',
-      methods: ['GET'],
-      pattern: /^\/download$/,
-      handler: () => ({ status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: { stream: produce(p, BIG), length: BIG } }),
-    },
-    {
-      name: 'upload',
-      methods: ['PUT'],
-      pattern: /^\/upload$/,
-      handler: async (ctx) => {
-        const h = createHash('sha256');
-        let sinceSleep = 0;
-        try {
-          for await (const chunk of ctx.body()) {
-            h.update(chunk);
-            p.consumed += chunk.length;
-            sinceSleep += chunk.length;
-            if (sinceSleep >= MiB) {
-              sinceSleep = 0;
-              await sleep(25); // a slow disk: ~40 MiB/s
-            }
-          }
-          return json({ bytes: p.consumed, digest: `sha256:${h.digest('hex')}`, received: ctx.bodyBytesReceived() });
-        } catch (err) {
-          p.uploadError = (err as Error).message;
-          if (!ctx.signal.aborted) await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
-          p.uploadSignalAborted = ctx.signal.aborted;
-          throw err;
-        } finally {
-          p.finishUpload();
-        }
-      },
-    },
-  ];
-}
-
-/** A 64 MiB body made of fresh 256 KiB buffers, counting what was produced. */
-async function* produce(p: Probe, total: number): AsyncGenerator<Buffer> {
-  try {
-    for (let off = 0; off < total; off += 256 * 1024) {
-      const chunk = Buffer.alloc(Math.min(256 * 1024, total - off), off / (256 * 1024));
-      p.produced += chunk.length;
-      yield chunk;
-    }
-  } finally {
-    p.downloadClosed = true;
-  }
-}
-
-/** Sample RSS every 20 ms while `fn` runs; return the peak growth. */
-async function rssGrowth(fn: () => Promise<void>): Promise<number> {
-  global.gc?.();
-  const base = process.memoryUsage().rss;
-  let peak = base;
-  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  try {
-    await fn();
-  } finally {
-    clearInterval(t);
-  }
-  return peak - base;
-}
 
 const uwsAvailable = loadUws().ok;
 
@@ -257,71 +137,100 @@ for (const engine of ['uws', 'node'] as const) {
       conn.destroy();
     });
 
-    it('streams a 64 MiB download to a slow reader with backpressure', async (t) => {
-      probe.reset();
-      let received = 0;
-      let maxLead = 0;
-      const growth = await rssGrowth(async () => {
-        await new Promise<void>((resolve, reject) => {
-          http.get({ host: '127.0.0.1', port, path: '/download' }, async (res) => {
-            try {
-              assert.equal(res.headers['content-length'], String(BIG));
-              let since = 0;
-              for await (const c of res) {
-                received += (c as Buffer).length;
-                since += (c as Buffer).length;
-                maxLead = Math.max(maxLead, probe.produced - received);
-                if (since >= MiB) {
-                  since = 0;
-                  await sleep(25);
-                }
-              }
-              resolve();
-            } catch (e) {
-              reject(e);
-            }
-          }).on('error', reject);
-        });
+    describe('memory under backpressure (server in a child process)', () => {
+      let child: ChildServer;
+      before(async () => {
+        child = await startChildServer(engine);
       });
-      t.diagnostic(`server ahead of reader by at most ${(maxLead / MiB).toFixed(1)} MiB; RSS growth ${(growth / MiB).toFixed(1)} MiB`);
-      assert.equal(received, BIG);
-      assert.ok(maxLead < 24 * MiB, `server ran ${(maxLead / MiB).toFixed(1)} MiB ahead of the reader`);
-      assert.ok(growth < 48 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB`);
-    });
+      after(() => child.stop());
 
-    it('receives a 64 MiB upload consumed slowly, pausing the socket', async (t) => {
-      probe.reset();
-      const data = Buffer.alloc(BIG);
-      for (let i = 0; i < BIG; i += 4096) data[i] = i & 0xff;
-      const want = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-      let written = 0;
-      let maxLead = 0;
-      let result: { bytes: number; digest: string; received: number } | undefined;
-      const growth = await rssGrowth(async () => {
-        result = await new Promise((resolve, reject) => {
-          const req = http.request({ host: '127.0.0.1', port, path: '/upload', method: 'PUT', headers: { 'Content-Length': BIG } }, (res) => {
-            const parts: Buffer[] = [];
-            res.on('data', (c: Buffer) => parts.push(c));
-            res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString())));
-          });
-          req.on('error', reject);
-          const pump = () => {
-            while (written < BIG) {
-              const ok = req.write(data.subarray(written, written + 256 * 1024));
-              written += 256 * 1024;
-              maxLead = Math.max(maxLead, written - probe.consumed);
-              if (!ok) return void req.once('drain', pump);
-            }
-            req.end();
-          };
-          pump();
-        });
+      /** Poll the child's retained RSS (after gc) while `fn` runs; also sample `lead()`. */
+      async function watch(fn: () => Promise<void>, lead: (m: { produced: number; consumed: number }) => number) {
+        const base = await child.mem();
+        let peakRss = 0;
+        let maxLead = 0;
+        let running = true;
+        const poller = (async () => {
+          while (running) {
+            const m = await child.mem();
+            peakRss = Math.max(peakRss, m.rss - base.rss);
+            maxLead = Math.max(maxLead, lead({ produced: m.produced - base.produced, consumed: m.consumed - base.consumed }));
+            await sleep(50);
+          }
+        })();
+        try {
+          await fn();
+        } finally {
+          running = false;
+          await poller;
+        }
+        return { peakRss, maxLead };
+      }
+
+      it('streams a 64 MiB download to a slow reader with bounded server memory', async (t) => {
+        let received = 0;
+        const { peakRss, maxLead } = await watch(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              http.get({ host: '127.0.0.1', port: child.port, path: '/download', agent: false }, async (res) => {
+                try {
+                  assert.equal(res.headers['content-length'], String(BIG));
+                  let since = 0;
+                  for await (const c of res) {
+                    received += (c as Buffer).length;
+                    since += (c as Buffer).length;
+                    if (since >= MiB) {
+                      since = 0;
+                      await sleep(25); // a slow reader: ~40 MiB/s
+                    }
+                  }
+                  resolve();
+                } catch (e) {
+                  reject(e);
+                }
+              }).on('error', reject);
+            }),
+          (m) => m.produced - received,
+        );
+        t.diagnostic(`server ahead of reader by at most ${(maxLead / MiB).toFixed(1)} MiB; server retained RSS +${(peakRss / MiB).toFixed(1)} MiB`);
+        assert.equal(received, BIG);
+        assert.ok(maxLead < 24 * MiB, `server ran ${(maxLead / MiB).toFixed(1)} MiB ahead of the reader`);
+        assert.ok(peakRss < 24 * MiB, `server RSS grew ${(peakRss / MiB).toFixed(1)} MiB for a ${BIG / MiB} MiB body`);
       });
-      t.diagnostic(`client ahead of consumer by at most ${(maxLead / MiB).toFixed(1)} MiB; RSS growth ${(growth / MiB).toFixed(1)} MiB`);
-      assert.deepEqual(result, { bytes: BIG, digest: want, received: BIG });
-      assert.ok(maxLead < 24 * MiB, `client got ${(maxLead / MiB).toFixed(1)} MiB ahead of the consumer`);
-      // `data` itself is 64 MiB of this process; the server side must add little.
-      assert.ok(growth < 48 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB`);
+
+      it('receives a 64 MiB upload consumed slowly with bounded server memory (socket paused)', async (t) => {
+        const data = Buffer.alloc(BIG);
+        for (let i = 0; i < BIG; i += 4096) data[i] = i & 0xff;
+        const want = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+        let written = 0;
+        let result: { bytes: number; digest: string; received: number } | undefined;
+        const { peakRss, maxLead } = await watch(
+          async () => {
+            result = await new Promise((resolve, reject) => {
+              const req = http.request({ host: '127.0.0.1', port: child.port, path: '/upload', method: 'PUT', agent: false, headers: { 'Content-Length': BIG } }, (res) => {
+                const parts: Buffer[] = [];
+                res.on('data', (c: Buffer) => parts.push(c));
+                res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString())));
+              });
+              req.on('error', reject);
+              const pump = () => {
+                while (written < BIG) {
+                  const ok = req.write(data.subarray(written, written + 256 * 1024));
+                  written += 256 * 1024;
+                  if (!ok) return void req.once('drain', pump);
+                }
+                req.end();
+              };
+              pump();
+            });
+          },
+          (m) => written - m.consumed,
+        );
+        t.diagnostic(`client ahead of consumer by at most ${(maxLead / MiB).toFixed(1)} MiB; server retained RSS +${(peakRss / MiB).toFixed(1)} MiB`);
+        assert.deepEqual(result, { bytes: BIG, digest: want, received: BIG });
+        assert.ok(maxLead < 24 * MiB, `client got ${(maxLead / MiB).toFixed(1)} MiB ahead of the consumer`);
+        assert.ok(peakRss < 24 * MiB, `server RSS grew ${(peakRss / MiB).toFixed(1)} MiB for a ${BIG / MiB} MiB body`);
+      });
     });
 
     it('a client abort mid-upload fires the signal and fails the body read; serving continues', async () => {

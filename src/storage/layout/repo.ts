@@ -27,6 +27,11 @@ export const REF_NAME = 'org.opencontainers.image.ref.name';
 export class RepoFiles {
   constructor(private readonly paths: LayoutPaths, private readonly policy: SyncPolicy) {}
 
+  /** Creates the root directory (watching free space needs it to exist). */
+  async ensureRoot(): Promise<void> {
+    await mkdir(this.paths.root, { recursive: true });
+  }
+
   /**
    * Makes `repo` a valid, empty OCI layout if it is not one yet. oci-layout is written
    * before index.json, and both atomically, so a crash leaves either no repository
