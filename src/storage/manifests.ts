@@ -41,7 +41,6 @@ export class ManifestService implements ManifestStore {
       if (got !== want.value) throw new RegistryError('DIGEST_INVALID', `manifest digest ${got} does not match ${want.value}`);
       parsed.digest = got;
     }
-    await this.checkReferences(repo, parsed);
     const now = Date.now();
     const record: ManifestRecord = {
       digest: parsed.digest,
@@ -56,6 +55,9 @@ export class ManifestService implements ManifestStore {
     if (parsed.annotations) record.annotations = parsed.annotations;
 
     await this.locks.run(repo, async () => {
+      // Checked under the lock: a GC sweep of this repository cannot remove a referenced
+      // blob between the check and the index.json write.
+      await this.checkReferences(repo, parsed);
       await this.repos.ensure(repo);
       if ((await this.layout.blobs.stat(repo, parsed.digest))?.size !== body.length) {
         await this.layout.blobs.write(repo, parsed.digest, body);
