@@ -1,18 +1,17 @@
-// A small distribution-API client over an undici Pool: the same calls for both servers.
+// A small distribution-API client over RawPool (rawhttp.mjs): the same calls for both servers.
 // Blob pushes use POST (session) + PUT ?digest= with the whole body, because distribution 2.8
 // does not accept a single-POST monolithic upload with a body; chunked pushes PATCH with
 // Content-Range ("start-end", the spec form both servers accept).
-import { Pool } from 'undici';
 import { createHash, randomFillSync } from 'node:crypto';
+import { RawPool } from './rawhttp.mjs';
 
-/** A pooled keep-alive client for one server. */
+/** A pool of keep-alive connections to one server. */
 export function pool(origin, connections = 8) {
-  return new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0, headersTimeout: 0 });
+  return new RawPool(origin, connections);
 }
 
-async function fail(op, res) {
-  const text = res.body ? await res.body.text().catch(() => '') : '';
-  throw new Error(`${op}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
+function fail(op, res) {
+  throw new Error(`${op}: HTTP ${res.status} ${res.body ? res.body.toString('utf8', 0, 300) : ''}`);
 }
 
 /** Path + query of a Location header, which may be absolute (distribution) or relative (skiff). */
@@ -24,18 +23,31 @@ function locationPath(loc) {
 
 const withQuery = (path, key, value) => `${path}${path.includes('?') ? '&' : '?'}${key}=${encodeURIComponent(value)}`;
 
+/** `size` random bytes (filled 16 MiB at a time); share one among BlobSources of any smaller size. */
+export function randomBytesOf(size) {
+  const buf = Buffer.allocUnsafe(size);
+  for (let off = 0; off < size; off += 1 << 24) randomFillSync(buf, off, Math.min(1 << 24, size - off));
+  return buf;
+}
+
+let serial = 0;
+
 /**
- * Random content of `size` bytes whose last 8 bytes are a counter: every `variant(n)` is a new
+ * Random content of `size` bytes whose last 8 bytes are a counter: every `next()` is a new
  * blob (no dedupe shortcut), and its digest costs only the 8-byte tail, because the hash of the
  * shared prefix is computed once and copied.
  */
 export class BlobSource {
-  constructor(size) {
-    if (size < 16) throw new Error('blob too small');
+  constructor(size, base = randomBytesOf(size)) {
+    if (size < 16 || base.length < size) throw new Error('bad blob size');
     this.size = size;
-    this.base = Buffer.allocUnsafe(size);
-    for (let off = 0; off < size; off += 1 << 24) randomFillSync(this.base, off, Math.min(1 << 24, size - off));
+    this.base = base.subarray(0, size);
     this.prefix = createHash('sha256').update(this.base.subarray(0, size - 8));
+  }
+
+  /** A blob never returned before in this process. */
+  next() {
+    return this.variant(++serial);
   }
 
   variant(n) {
@@ -58,16 +70,17 @@ export class BlobSource {
   }
 }
 
-/** The body as a sync iterable of ≤ 16 MiB pieces: undici writes them with backpressure. */
-function* pieces(parts) {
-  const STEP = 16 << 20;
-  for (const p of parts) for (let o = 0; o < p.length; o += STEP) yield p.subarray(o, Math.min(p.length, o + STEP));
+/** The body as ≤ 4 MiB pieces, written one after another with backpressure. */
+function pieces(parts) {
+  const STEP = 4 << 20;
+  const out = [];
+  for (const p of parts) for (let o = 0; o < p.length; o += STEP) out.push(p.subarray(o, Math.min(p.length, o + STEP)));
+  return out;
 }
 
 export async function startUpload(p, repo) {
-  const res = await p.request({ method: 'POST', path: `/v2/${repo}/blobs/uploads/`, headers: { 'content-length': '0' } });
-  if (res.statusCode !== 202) return fail(`POST upload ${repo}`, res);
-  await res.body.dump();
+  const res = await p.request({ method: 'POST', path: `/v2/${repo}/blobs/uploads/`, keep: true });
+  if (res.status !== 202) return fail(`POST upload ${repo}`, res);
   return locationPath(res.headers.location);
 }
 
@@ -77,11 +90,11 @@ export async function pushMonolithic(p, repo, blob) {
   const res = await p.request({
     method: 'PUT',
     path: withQuery(loc, 'digest', blob.digest),
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+    headers: { 'Content-Type': 'application/octet-stream' },
     body: pieces(blob.parts()),
+    keep: true,
   });
-  if (res.statusCode !== 201) return fail(`PUT blob ${repo}`, res);
-  await res.body.dump();
+  if (res.status !== 201) return fail(`PUT blob ${repo}`, res);
 }
 
 /** POST a session, PATCH `chunk`-byte pieces with Content-Range, then PUT ?digest= with no body. */
@@ -92,29 +105,22 @@ export async function pushChunked(p, repo, blob, chunk) {
     const res = await p.request({
       method: 'PATCH',
       path: loc,
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(end - start),
-        'content-range': `${start}-${end - 1}`,
-      },
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${start}-${end - 1}` },
       body: pieces(blob.parts(start, end)),
+      keep: true,
     });
-    if (res.statusCode !== 202) return fail(`PATCH ${repo} ${start}-${end - 1}`, res);
-    await res.body.dump();
+    if (res.status !== 202) return fail(`PATCH ${repo} ${start}-${end - 1}`, res);
     loc = locationPath(res.headers.location);
   }
-  const res = await p.request({ method: 'PUT', path: withQuery(loc, 'digest', blob.digest), headers: { 'content-length': '0' } });
-  if (res.statusCode !== 201) return fail(`PUT (close) ${repo}`, res);
-  await res.body.dump();
+  const res = await p.request({ method: 'PUT', path: withQuery(loc, 'digest', blob.digest), keep: true });
+  if (res.status !== 201) return fail(`PUT (close) ${repo}`, res);
 }
 
 /** GET a blob and count its bytes (discarded). */
 export async function pullBlob(p, repo, digest) {
-  const res = await p.request({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, maxRedirections: 0 });
-  if (res.statusCode !== 200) return fail(`GET blob ${repo}`, res);
-  let n = 0;
-  for await (const c of res.body) n += c.length;
-  return n;
+  const res = await p.request({ method: 'GET', path: `/v2/${repo}/blobs/${digest}` });
+  if (res.status !== 200) return fail(`GET blob ${repo}`, res);
+  return res.bytes;
 }
 
 /** Pushes a small in-memory blob (POST + PUT); returns its digest. */
@@ -129,21 +135,20 @@ export async function mount(p, repo, from, digest) {
   const res = await p.request({
     method: 'POST',
     path: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
-    headers: { 'content-length': '0' },
+    keep: true,
   });
-  if (res.statusCode !== 201) return fail(`mount ${digest} ${from} -> ${repo}`, res);
-  await res.body.dump();
+  if (res.status !== 201) return fail(`mount ${digest} ${from} -> ${repo}`, res);
 }
 
 export async function putManifest(p, repo, ref, body, mediaType) {
   const res = await p.request({
     method: 'PUT',
     path: `/v2/${repo}/manifests/${ref}`,
-    headers: { 'content-type': mediaType, 'content-length': String(body.length) },
-    body,
+    headers: { 'Content-Type': mediaType },
+    body: [body],
+    keep: true,
   });
-  if (res.statusCode !== 201) return fail(`PUT manifest ${repo}:${ref}`, res);
-  await res.body.dump();
+  if (res.status !== 201) return fail(`PUT manifest ${repo}:${ref}`, res);
 }
 
 /** Runs `fn(i)` for i in [0, count) with at most `concurrency` in flight. */

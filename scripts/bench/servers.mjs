@@ -46,6 +46,12 @@ function probe(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Servers still running: killed if the bench itself exits early (error, Ctrl-C). */
+const live = new Set();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export const SKIFF = {
   name: 'skiff',
   label: 'skiff',
@@ -126,8 +132,12 @@ export async function startServer(kind, { top, root, dir, timeoutMs = 60_000 }) 
   const t0 = performance.now();
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
+  live.add(child);
   let exited = null;
-  child.once('exit', (code, signal) => (exited = { code, signal }));
+  child.once('exit', (code, signal) => {
+    exited = { code, signal };
+    live.delete(child);
+  });
   for (;;) {
     if (exited) throw new Error(`${kind.name} exited during start (${JSON.stringify(exited)}); see ${logFile}`);
     if ((await probe(port)) === 200) break;

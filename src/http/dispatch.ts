@@ -89,7 +89,12 @@ export function createDispatcher(routes: readonly Route[], hooks: ServerHooks = 
     }
     ctx.params = m.params;
     try {
-      return { reply: await m.route.handler(ctx), routeName: m.route.name };
+      const reply = await m.route.handler(ctx);
+      // A handler bug must still produce an answer, not a hung connection.
+      if (typeof reply !== 'object' || reply === null || !Number.isInteger(reply.status) || reply.status < 100 || reply.status > 599) {
+        throw new Error(`handler for route "${m.route.name}" returned no valid reply`);
+      }
+      return { reply, routeName: m.route.name };
     } catch (err) {
       const res = toErrorResponse(err);
       // An abort makes handlers throw whatever their stream threw; that is the

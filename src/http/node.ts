@@ -11,7 +11,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { HttpServer, ServerOptions } from './types.ts';
 import { readTlsMaterial } from '../platform/tls.ts';
-import { createContext, createDispatcher, errorReply, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
+import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import type { StreamBody } from './types.ts';
 
@@ -59,8 +59,8 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
       let bytesSent = 0;
       if (!controller.signal.aborted) {
         bytesSent = await writeReply(res, wire, captured.method, id, (e) => safely(() => hooks.onUnexpectedError?.(ctx, e)));
-      } else if (wire.body !== undefined && !Buffer.isBuffer(wire.body)) {
-        wire.body.stream.destroy?.();
+      } else if (isStreamBody(reply.body)) {
+        reply.body.stream.destroy?.();
       }
       safely(() => hooks.onComplete?.(ctx, { status: wire.status, route: routeName, durationMs: performance.now() - started, aborted: controller.signal.aborted, bytesSent }));
     })()

@@ -14,7 +14,15 @@ import { startUwsServer } from './uws.ts';
  * listening; rejects when the port is taken or the TLS material is unusable.
  */
 export async function startServer(opts: ServerOptions): Promise<HttpServer> {
-  const choice = chooseHttpEngine(opts.engine);
+  let choice = chooseHttpEngine(opts.engine);
+  if (choice.engine === 'uws' && opts.tls?.cacert) {
+    // Measured: uWS given ca_file_name verifies a client certificate only if
+    // one is offered and lets certificate-less clients in, and it cannot show
+    // the certificate to handlers. A CA is configured to require client
+    // certificates (zot's mTLS), so fail closed: node:https enforces it.
+    if (choice.forcedBy) throw new Error('http.tls.cacert (client certificates) is not supported by the uWS engine; use SKIFF_HTTP_ENGINE=node');
+    choice = { engine: 'node', fallbackReason: 'http.tls.cacert is set: client certificates are enforced by node:https only' };
+  }
   if (choice.engine === 'uws') {
     const loaded = loadUws();
     // chooseHttpEngine only picks uws after a successful load.

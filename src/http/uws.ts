@@ -17,7 +17,7 @@
 import type { HttpServer, ServerOptions, TlsOptions } from './types.ts';
 import type { UwsApp, UwsListenSocket, UwsModule, UwsResponse } from '../platform/native.ts';
 import { BodyQueue } from './body-queue.ts';
-import { createContext, createDispatcher, errorReply, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
+import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { uwsParserRejection, UWS_MAX_CONTENT_LENGTH } from './uws-limits.ts';
 import { streamToUws, type ResponseState } from './uws-stream.ts';
 import { abortError, emptyBody, waitForDrain, type InFlight } from './lifecycle.ts';
@@ -100,18 +100,28 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
         // the connection reaches its next request (keep-alive survives).
         if (queue && !queue.complete) queue.discard();
         bytesSent = await writeReply(res, state, wire, captured.method, id, (err) => safely(() => hooks.onUnexpectedError?.(ctx, err)));
-      } else if (typeof reply.body === 'object' && !Buffer.isBuffer(reply.body)) {
+      } else if (isStreamBody(reply.body)) {
         reply.body.stream.destroy?.();
       }
       safely(() => hooks.onComplete?.(ctx, { status, route: routeName, durationMs: performance.now() - started, aborted: state.aborted, bytesSent }));
     })()
-      .catch((err) => safely(() => hooks.onUnexpectedError?.(ctx, err)))
+      .catch((err) => {
+        safely(() => hooks.onUnexpectedError?.(ctx, err));
+        // A bug past the dispatcher: free the client rather than leave it waiting.
+        if (!state.aborted && !state.finished) {
+          state.finished = true;
+          res.close();
+        }
+      })
       .finally(() => {
         if (--inflight.count === 0) inflight.onIdle?.();
       });
   });
 
-  const listenSocket = await listen(uws, app, opts.address, opts.port);
+  const listenSocket = await listen(uws, app, opts.address, opts.port).catch((err: unknown) => {
+    app.close?.();
+    throw err;
+  });
   let closing: Promise<void> | undefined;
   return {
     engine: 'uws',

@@ -1,5 +1,4 @@
 import { resolve, sep } from 'node:path';
-import si from 'systeminformation';
 
 /**
  * Free space of the filesystem holding a path, watched in the background with
@@ -47,6 +46,8 @@ export class FreeSpaceWatcher {
 export async function freeBytes(path: string): Promise<number | null> {
   const target = resolve(path);
   let best: { mount: string; available: number } | undefined;
+  // Loaded on first use: its import alone costs startup time the registry does not need.
+  const si = (await import('systeminformation')).default;
   for (const fs of await si.fsSize()) {
     const m = fs.mount;
     const contains = m === '/' || target === m || target.startsWith(m.endsWith(sep) ? m : m + sep);

@@ -60,8 +60,10 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
       readyP ??= (async () => {
         const started = performance.now();
         await layout.repos.ensureRoot();
-        // The first free-space sample (a `df`, ~40 ms) must not delay startup.
-        void watcher?.start();
+        // The first free-space sample spawns `df` (~40 ms): taken shortly after start so it
+        // never delays the first request. Until then a write that runs out of space is
+        // still handled (ENOSPC), only the up-front refusal waits for the sample.
+        if (watcher) setTimeout(() => void watcher.start(), 500).unref();
         const r = await reconcile(layout, index, log);
         log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
       })();

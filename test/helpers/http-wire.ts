@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface SimpleResponse {
   status: number;
@@ -74,9 +75,12 @@ export class RawConnection {
     });
   }
 
-  static open(port: number): Promise<RawConnection> {
+  /** Connect to 127.0.0.1:port, over TLS (any certificate accepted) when asked. */
+  static open(port: number, opts: { tls?: boolean } = {}): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new RawConnection(s)));
+      const s: net.Socket = opts.tls
+        ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(new RawConnection(s)))
+        : net.connect(port, '127.0.0.1', () => resolve(new RawConnection(s)));
       s.once('error', reject);
     });
   }

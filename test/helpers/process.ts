@@ -4,7 +4,7 @@
  * End-to-end tests use this so they exercise the bundle, not the sources.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,6 +59,18 @@ async function buildLocked(): Promise<void> {
   }
 }
 
+/**
+ * Every started child and work dir, so a test that forgets dispose() (or dies on an
+ * assertion before its after hook) leaves neither a running registry nor a temp dir.
+ */
+const live = new Map<string, ChildProcess | undefined>();
+process.once('exit', () => {
+  for (const [work, child] of live) {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (process.env.SKIFF_E2E_KEEP !== '1') rmSync(work, { recursive: true, force: true });
+  }
+});
+
 let built: Promise<void> | undefined;
 /** Ensures the bundle is fresh; runs at most once per test process. */
 export function ensureBuilt(): Promise<void> {
@@ -95,7 +107,7 @@ export interface SkiffProcess {
   kill(): Promise<void>;
   /** The captured output so far. */
   logs(): Promise<string>;
-  /** Stops the child if running and removes the temp dir (kept when SKIFF_E2E_KEEP=1). */
+  /** Stops the child if running and removes its temp dir (kept when SKIFF_E2E_KEEP=1); an external `root` is left alone. */
   dispose(): Promise<void>;
 }
 
@@ -157,6 +169,7 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [DIST, 'serve', configFile], { cwd: work, env: childEnv(opts.engine), stdio: ['ignore', fd, fd] });
   closeSync(fd);
+  live.set(work, child);
   const url = `http://127.0.0.1:${port}`;
   const kill = async () => {
     child.kill('SIGKILL');
@@ -189,6 +202,7 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
     async dispose() {
       await stop(5000);
       if (process.env.SKIFF_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+      live.delete(work);
     },
   };
 }
@@ -201,6 +215,7 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
 export async function startSkiff(opts: StartOptions = {}): Promise<SkiffProcess> {
   await ensureBuilt();
   const work = await mkdtemp(join(tmpdir(), 'skiff-e2e-'));
+  live.set(work, undefined);
   const root = opts.root ?? join(work, 'root');
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -212,5 +227,6 @@ export async function startSkiff(opts: StartOptions = {}): Promise<SkiffProcess>
     }
   }
   await rm(work, { recursive: true, force: true });
+  live.delete(work);
   throw last;
 }

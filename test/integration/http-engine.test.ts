@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { startServer, type HttpServer } from '../../src/http/index.ts';
-import { loadUws } from '../../src/platform/native.ts';
+import { chooseHttpEngine, loadUws } from '../../src/platform/native.ts';
 import { request, errorCodes, RawConnection, sleep } from '../helpers/http-wire.ts';
 import { BIG, DIGEST, MiB, Probe, routes } from '../helpers/http-engine-routes.ts';
 import { startChildServer, type ChildServer } from '../helpers/http-engine-child.ts';
@@ -305,6 +306,14 @@ for (const engine of ['uws', 'node'] as const) {
         assert.equal(JSON.parse(r.body.toString()).secure, true);
         const b = await request(tlsServer.port, `/v2/a/blobs/${DIGEST}`, { tls: true, method: 'HEAD' });
         assert.equal(b.headers['content-length'], '1234');
+        if (engine === 'uws') {
+          // The padded 413 must also get out through the TLS cork path.
+          const conn = await RawConnection.open(tlsServer.port, { tls: true });
+          conn.write('PUT /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n');
+          await conn.until(() => false, 3000);
+          assert.match(conn.text, /^HTTP\/1\.1 413 Payload Too Large\r\n/);
+          conn.destroy();
+        }
       } finally {
         await tlsServer.close(500);
       }
@@ -322,3 +331,36 @@ for (const engine of ['uws', 'node'] as const) {
     });
   });
 }
+
+describe('engine selection', () => {
+  it('falls back to node:http, with a reason, when no uWS binary matches', async () => {
+    const script = `import('./src/http/index.ts').then(async (m) => { const s = await m.startServer({ address: '127.0.0.1', port: 0, routes: [] }); console.log(JSON.stringify({ engine: s.engine, reason: s.fallbackReason })); await s.close(100); })`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { ...process.env, SKIFF_UWS_BINARY: '/nonexistent/uws.node', SKIFF_HTTP_ENGINE: '' },
+    }).toString();
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { engine: string; reason?: string };
+    assert.equal(r.engine, 'node');
+    assert.match(r.reason ?? '', /SKIFF_UWS_BINARY=\/nonexistent\/uws\.node does not exist/);
+  });
+
+  it('rejects an unknown SKIFF_HTTP_ENGINE', () => {
+    assert.throws(() => chooseHttpEngine(undefined, { SKIFF_HTTP_ENGINE: 'fast' }), /must be "uws" or "node"/);
+    assert.equal(chooseHttpEngine(undefined, { SKIFF_HTTP_ENGINE: 'node' }).engine, 'node');
+  });
+
+  it('with tls.cacert, runs node:https, which requires client certificates', async () => {
+    const tlsOpts = { cert: fixture('cert.pem'), key: fixture('key.pem'), cacert: fixture('cert.pem') };
+    const s = await startServer({ address: '127.0.0.1', port: 0, routes: routes(new Probe()), tls: tlsOpts });
+    try {
+      assert.equal(s.engine, 'node');
+      if (uwsAvailable) assert.match(s.fallbackReason ?? '', /cacert/);
+      await assert.rejects(request(s.port, '/v2/', { tls: true, agent: false }), /certificate required|ECONNRESET|socket hang up/);
+    } finally {
+      await s.close(100);
+    }
+    if (uwsAvailable) {
+      await assert.rejects(startServer({ address: '127.0.0.1', port: 0, engine: 'uws', routes: [], tls: tlsOpts }), /not supported by the uWS engine/);
+    }
+  });
+});

@@ -1,0 +1,154 @@
+// The bench run: for each selected workload, seed what it reads, then measure skiff and
+// distribution alternately (skiff, distribution, skiff, ... for plan.repeats rounds), and
+// finally print one table of medians and write the raw figures as JSON.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SERVERS, SKIFF, DISTRIBUTION } from './servers.mjs';
+import { createContext } from './harness.mjs';
+import { loadavg } from './proc.mjs';
+import { FULL, QUICK } from './plan.mjs';
+import { summarise, table, fmt } from './report.mjs';
+import { checkTargets } from './targets.mjs';
+import { haveWrk } from './wrk.mjs';
+import coldStart from './workloads/cold-start.mjs';
+import push from './workloads/push.mjs';
+import pull from './workloads/pull.mjs';
+import manifest from './workloads/manifest.mjs';
+import fanout from './workloads/fanout.mjs';
+import listing from './workloads/listing.mjs';
+import mixed from './workloads/mixed.mjs';
+
+const WORKLOADS = [coldStart, push, pull, manifest, fanout, listing, mixed];
+
+const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>] [--dir <path>] [--keep] [--out <file>]
+  --quick          ~1 minute smoke run (small sizes, 1 repeat): checks that the bench works
+  --only <names>   comma-separated workload names or regexes: ${WORKLOADS.map((w) => w.name).join(', ')}
+  --repeats <n>    rounds of alternating measurements (default 3, quick 1); the table shows medians
+  --dir <path>     scratch directory for the servers' roots (default: a new one under ${tmpdir()})
+  --keep           keep the scratch directory
+  --out <file>     JSON output (default bench-results/bench-<timestamp>.json)`;
+
+function machine() {
+  const cpu = cpus();
+  return {
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    kernel: release(),
+    node: process.version,
+  };
+}
+
+export async function main(top, argv) {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      repeats: { type: 'string' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const plan = { ...(args.quick ? QUICK : FULL) };
+  if (args.repeats) plan.repeats = Math.max(1, Number(args.repeats) | 0);
+  const patterns = args.only ? args.only.split(',').map((p) => new RegExp(p.trim())) : null;
+  const selected = WORKLOADS.filter((w) => !patterns || patterns.some((re) => re.test(w.name)));
+  if (selected.length === 0) {
+    console.error(`--only ${args.only} matches no workload\n${USAGE}`);
+    return 2;
+  }
+
+  const log = (msg) => process.stderr.write(`${msg}\n`);
+  if (args.dir) mkdirSync(args.dir, { recursive: true });
+  const work = args.dir ? mkdtempSync(join(args.dir, 'run-')) : mkdtempSync(join(tmpdir(), 'skiff-bench-'));
+  const ctx = createContext({ top, work, plan, log });
+  const started = new Date();
+  const meta = {
+    startedAt: started.toISOString(),
+    plan,
+    argv,
+    machine: machine(),
+    versions: { skiff: SKIFF.version(top), distribution: DISTRIBUTION.version() },
+    generators: { GET: haveWrk() ? 'wrk 4.1 (-t1)' : 'node raw-socket', HEAD: 'node raw-socket (wrk 4.1 cannot read HEAD replies)', blobs: 'node raw-socket keep-alive client (rawhttp.mjs)' },
+    scratch: work,
+    loadavgAtStart: loadavg(),
+  };
+  log(`skiff bench: ${plan.name} run, ${plan.repeats} repeat(s), workloads: ${selected.map((w) => w.name).join(', ')}; scratch ${work}`);
+
+  const runs = [];
+  let failures = 0;
+  try {
+    for (const w of selected) {
+      log(`[${w.name}] ${w.title}`);
+      try {
+        await w.prepare?.(ctx, SERVERS);
+      } catch (err) {
+        failures++;
+        log(`  prepare failed: ${err.stack ?? err}`);
+        runs.push({ workload: w.name, phase: 'prepare', error: String(err.message ?? err) });
+        continue;
+      }
+      for (let rep = 1; rep <= plan.repeats; rep++) {
+        for (const kind of SERVERS) {
+          const record = { workload: w.name, server: kind.name, rep, at: new Date().toISOString(), loadavg: loadavg() };
+          const t0 = performance.now();
+          try {
+            record.values = await w.measure(ctx, kind, rep);
+          } catch (err) {
+            failures++;
+            record.error = String(err.stack ?? err);
+            log(`  ${kind.name} #${rep} failed: ${err.stack ?? err}`);
+          }
+          record.seconds = (performance.now() - t0) / 1000;
+          runs.push(record);
+          if (record.values) {
+            const brief = Object.entries(record.values)
+              .slice(0, 4)
+              .map(([k, v]) => `${k}=${fmt(v)}`)
+              .join(' ');
+            log(`  ${kind.name.padEnd(12)} #${rep} ${brief}${Object.keys(record.values).length > 4 ? ' …' : ''} (${record.seconds.toFixed(1)} s)`);
+          }
+        }
+      }
+    }
+  } finally {
+    if (!args.keep) rmSync(work, { recursive: true, force: true });
+  }
+
+  const finished = new Date();
+  const summary = summarise(selected, plan, runs);
+  const targets = checkTargets(summary);
+  const m = meta.machine;
+  const header = [
+    `skiff bench: ${plan.name} run, ${plan.repeats} repeat(s) alternating skiff/distribution, medians; ${meta.startedAt} (${((finished - started) / 1000).toFixed(0)} s)`,
+    `machine: ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}; load at start ${meta.loadavgAtStart.l1}`,
+    `skiff ${meta.versions.skiff} (uWebSockets.js engine); distribution ${meta.versions.distribution}; both on 127.0.0.1, roots under ${tmpdir()}`,
+    `note: the clients (wrk -t1 for GET rows, node raw-socket clients for HEAD rows and blob transfers) run on the`,
+    `      same ${m.cores} cores as the server under test and take CPU from it; server CPU comes from /proc/<pid>/stat.`,
+  ];
+  const text = [table(summary, header)];
+  if (targets.length) {
+    text.push('', 'targets:');
+    for (const t of targets) text.push(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.text.padEnd(44)} ${t.shown}`);
+  }
+  console.log(text.join('\n'));
+
+  const outFile = args.out ?? join(top, 'bench-results', `bench-${meta.startedAt.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(outFile, '..'), { recursive: true });
+  writeFileSync(
+    outFile,
+    JSON.stringify({ meta: { ...meta, finishedAt: finished.toISOString(), seeding: ctx.seeding }, summary, targets, runs }, null, 2) + '\n',
+  );
+  console.log(`\nraw figures: ${outFile}`);
+  if (failures) console.error(`${failures} measurement(s) failed; see the log above and "runs" in the JSON`);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,37 @@
+// Cold start: process start to the first 200 on /v2/, on an empty root and on the manifest
+// store; then idle RSS once the server has settled. The store's files are in the page cache
+// (seeded moments before), so this times the process, not the disk.
+import { rssMiB } from '../proc.mjs';
+import { sleep } from '../harness.mjs';
+
+const count = (plan) => (plan.store.repos * plan.store.tagsPerRepo + plan.store.tagRepoTags).toLocaleString('en-US');
+
+export default {
+  name: 'cold-start',
+  title: 'cold start and idle memory',
+  rows: (plan) => [
+    { id: 'cold.empty', label: 'cold start, empty store', unit: 'ms', better: 'lower' },
+    { id: 'cold.store', label: `cold start, ${count(plan)} manifests`, unit: 'ms', better: 'lower' },
+    { id: 'idle.empty', label: `idle RSS (+${plan.coldSettleMs} ms), empty store`, unit: 'MiB', better: 'lower' },
+    { id: 'idle.store', label: `idle RSS (+${plan.coldSettleMs} ms), ${count(plan)} manifests`, unit: 'MiB', better: 'lower' },
+  ],
+  async prepare(ctx, kinds) {
+    for (const kind of kinds) await ctx.manifestStore(kind);
+  },
+  async measure(ctx, kind) {
+    const settle = async (s) => {
+      await sleep(ctx.plan.coldSettleMs);
+      return { startMs: s.startMs, rss: rssMiB(s.pid) };
+    };
+    const root = ctx.freshRoot(kind, 'empty');
+    const empty = await ctx.withServer(kind, root, settle);
+    ctx.removeRoot(root);
+    const store = await ctx.withServer(kind, (await ctx.manifestStore(kind)).root, settle);
+    return {
+      'cold.empty': empty.startMs,
+      'cold.store': store.startMs,
+      'idle.empty': empty.rss,
+      'idle.store': store.rss,
+    };
+  },
+};

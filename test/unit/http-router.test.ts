@@ -1,0 +1,78 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileRoutes } from '../../src/http/router.ts';
+import { toWireReply } from '../../src/http/dispatch.ts';
+import type { Route } from '../../src/http/types.ts';
+
+const h = () => ({ status: 200 });
+const route = (name: string, methods: string[], pattern: RegExp): Route => ({ name, methods, pattern, handler: h });
+
+describe('http router', () => {
+  const router = compileRoutes([
+    route('manifest', ['GET', 'HEAD'], /^\/v2\/(?<name>[a-z0-9/]+?)\/manifests\/(?<ref>[^/]+)$/),
+    route('manifest-put', ['PUT', 'DELETE'], /^\/v2\/(?<name>[a-z0-9/]+?)\/manifests\/(?<ref>[^/]+)$/),
+    route('tags', ['GET'], /^\/v2\/(?<name>[a-z0-9/]+?)\/tags\/list(?:\/(?<extra>x))?$/),
+    route('base', ['GET'], /^\/v2\/$/),
+  ]);
+
+  it('returns the first route whose pattern and method match, with named params', () => {
+    const m = router.match('GET', '/v2/library/alpine/manifests/latest');
+    assert.equal(m.kind, 'hit');
+    assert.equal(m.kind === 'hit' && m.route.name, 'manifest');
+    assert.deepEqual(m.kind === 'hit' && m.params, { name: 'library/alpine', ref: 'latest' });
+    const put = router.match('put', '/v2/a/manifests/sha256:00');
+    assert.equal(put.kind === 'hit' && put.route.name, 'manifest-put');
+  });
+
+  it('leaves out optional groups that did not match', () => {
+    const m = router.match('GET', '/v2/a/tags/list');
+    assert.deepEqual(m.kind === 'hit' && m.params, { name: 'a' });
+  });
+
+  it('tells a path miss from a method miss, merging Allow across routes', () => {
+    assert.deepEqual(router.match('GET', '/v3/'), { kind: 'not-found' });
+    assert.deepEqual(router.match('POST', '/v2/a/manifests/x'), { kind: 'method-not-allowed', allow: ['DELETE', 'GET', 'HEAD', 'PUT'] });
+  });
+
+  it('does not imply HEAD from GET', () => {
+    assert.deepEqual(router.match('HEAD', '/v2/'), { kind: 'method-not-allowed', allow: ['GET'] });
+  });
+
+  it('refuses malformed routes at compile time', () => {
+    assert.throws(() => compileRoutes([route('x', ['GET'], /\/v2\//)]), /anchored/);
+    assert.throws(() => compileRoutes([route('x', ['GET'], /^\/v2\/$/g)]), /g or y flag/);
+    assert.throws(() => compileRoutes([route('x', [], /^\/v2\/$/)]), /no methods/);
+    assert.throws(() => compileRoutes([route('', ['GET'], /^\/v2\/$/)]), /name/);
+  });
+});
+
+describe('http reply normalisation', () => {
+  it('HEAD keeps the handler Content-Length and sends nothing', () => {
+    const w = toWireReply('HEAD', { status: 200, headers: { 'Content-Length': 42, 'Docker-Content-Digest': 'sha256:x' } }, 'id1');
+    assert.equal(w.contentLength, 42);
+    assert.equal(w.body, undefined);
+    assert.equal(w.isHead, true);
+    assert.deepEqual(w.headers, [['Docker-Content-Digest', 'sha256:x'], ['X-Request-Id', 'id1']]);
+  });
+
+  it('derives Content-Length from the body and drops engine-owned headers', () => {
+    const w = toWireReply('GET', { status: 201, headers: { 'Content-Length': 999, Connection: 'close', Link: ['<a>', '<b>'] }, body: 'héllo' }, 'id');
+    assert.equal(w.statusLine, '201 Created');
+    assert.equal(w.contentLength, Buffer.byteLength('héllo'));
+    assert.deepEqual(w.headers, [['Link', '<a>'], ['Link', '<b>'], ['X-Request-Id', 'id']]);
+  });
+
+  it('sends no length for 204 and destroys an unsendable stream', () => {
+    let destroyed = false;
+    const stream = { async *[Symbol.asyncIterator]() {}, destroy: () => void (destroyed = true) };
+    const w = toWireReply('GET', { status: 204, body: { stream, length: 3 } }, 'id');
+    assert.equal(w.contentLength, undefined);
+    assert.equal(w.discard?.stream, stream);
+    w.discard?.stream.destroy?.();
+    assert.equal(destroyed, true);
+  });
+
+  it('refuses header values that would split the response', () => {
+    assert.throws(() => toWireReply('GET', { status: 200, headers: { Location: '/a\r\nSet-Cookie: x' } }, 'id'), /unsafe/);
+  });
+});
