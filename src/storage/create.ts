@@ -6,6 +6,7 @@ import { BlobService } from './blobs.ts';
 import { CatalogService } from './catalog.ts';
 import { ManifestService } from './manifests.ts';
 import { reconcile } from './reconcile.ts';
+import { convertDedupe, type DedupeReport } from './dedupe.ts';
 import { RepoGuard } from './repos.ts';
 import type { Storage } from './types.ts';
 import { UploadService } from './uploads.ts';
@@ -33,6 +34,8 @@ export interface StorageInternals {
   index: RegistryIndex;
   locks: KeyedMutex;
   touches: TouchLog;
+  /** The background dedupe conversion started by `ready()` (null result: nothing to do). */
+  dedupeConversion?: Promise<DedupeReport | null>;
 }
 
 /**
@@ -49,12 +52,13 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   const repos = new RepoGuard(layout, index, opts.maxRepos);
   const log = opts.log.child({ module: 'storage' });
   let readyP: Promise<void> | undefined;
+  const internals: StorageInternals = { layout, index, locks, touches };
   return {
     manifests: new ManifestService(layout, index, locks, repos),
     blobs: new BlobService(layout, index, locks, repos, opts.dedupe, touches),
     uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space),
     catalog: new CatalogService(index),
-    internals: { layout, index, locks, touches },
+    internals,
     recordPull: (repo, digest) => index.recordPull(repo, digest),
     ready() {
       readyP ??= (async () => {
@@ -66,11 +70,16 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
         if (watcher) setTimeout(() => void watcher.start(), 500).unref();
         const r = await reconcile(layout, index, log);
         log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
+        internals.dedupeConversion = convertDedupe(internals, opts.dedupe, log.child({ module: 'dedupe' })).catch((err: unknown) => {
+          log.error({ err }, 'dedupe conversion failed; it runs again at the next start');
+          return null;
+        });
       })();
       return readyP;
     },
     async close() {
       watcher?.stop();
+      await internals.dedupeConversion;
       await index.close();
     },
   };

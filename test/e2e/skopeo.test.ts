@@ -26,7 +26,8 @@ async function layoutTop(dir: string): Promise<{ digest: string; mediaType: stri
   return { digest: m.digest, mediaType: m.mediaType, tag: m.annotations?.['org.opencontainers.image.ref.name'] };
 }
 
-describe('skopeo against dist/skiff.mjs', { skip }, () => {
+// The tests use separate repositories and run side by side, as independent clients would.
+describe('skopeo against dist/skiff.mjs', { skip, concurrency: true }, () => {
   let skiff: SkiffProcess;
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let skopeo: Skopeo;
@@ -99,7 +100,7 @@ describe('skopeo against dist/skiff.mjs', { skip }, () => {
     assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
     assert.deepEqual(index.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
 
-    for (const m of index.manifests) {
+    const perArch = index.manifests.map(async (m) => {
       const arch = m.platform.architecture;
       assert.equal(sha256(await skopeo.raw(`${reg}/skopeo/multi@${m.digest}`)), m.digest, `${arch} manifest by digest`);
       const info = await skopeo.inspect(`${reg}/skopeo/multi:multi`, ['--override-arch', arch, '--override-os', 'linux']);
@@ -108,10 +109,9 @@ describe('skopeo against dist/skiff.mjs', { skip }, () => {
       const one = join(tmp.dir, `multi-${arch}`);
       await skopeo.run(['--override-arch', arch, 'copy', '--quiet', '--src-tls-verify=false', `${reg}/skopeo/multi:multi`, `oci:${one}:x`]);
       assert.equal((await layoutTop(one)).digest, m.digest);
-    }
-
+    });
     const back = join(tmp.dir, 'multi-back');
-    await skopeo.copy(`${reg}/skopeo/multi:multi`, `oci:${back}:multi`, ['--all']);
+    await Promise.all([...perArch, skopeo.copy(`${reg}/skopeo/multi:multi`, `oci:${back}:multi`, ['--all'])]);
     assert.deepEqual(await layoutTop(back), { digest, mediaType: 'application/vnd.oci.image.index.v1+json', tag: 'multi' });
   });
 

@@ -184,3 +184,48 @@ test('sha512 blobs and manifests by a sha512 digest', async () => {
   await s.close();
   await cleanup();
 });
+
+test('switching dedupe converts an existing store in the background: links made, then broken again', async () => {
+  const { dir, cleanup } = await tempDir();
+  const layer = blob(40_000);
+  let s = await open(dir, false);
+  await pushImage(s, 'x', 'v1', [layer]);
+  await pushImage(s, 'y', 'v1', [layer]);
+  await s.internals.dedupeConversion;
+  await s.close();
+  const px = join(dir, 'x/blobs/sha256', layer.digest.slice(7));
+  const py = join(dir, 'y/blobs/sha256', layer.digest.slice(7));
+  assert.notEqual((await stat(px)).ino, (await stat(py)).ino, 'dedupe off: two copies');
+  s = await open(dir, true);
+  const on = await s.internals.dedupeConversion;
+  assert.equal(on?.mode, 'dedupe');
+  assert.ok((on?.changed ?? 0) >= 2, 'layer and config linked');
+  assert.equal((await stat(px)).ino, (await stat(py)).ino, 'dedupe on: one inode');
+  assert.equal(s.manifests.get('y', 'v1')?.digest !== undefined, true);
+  await s.close();
+  s = await open(dir, true);
+  assert.equal(await s.internals.dedupeConversion, null, 'already converted: nothing to do');
+  await s.close();
+  s = await open(dir, false);
+  const off = await s.internals.dedupeConversion;
+  assert.equal(off?.mode, 'restore');
+  assert.notEqual((await stat(px)).ino, (await stat(py)).ino, 'restored: separate copies again');
+  const read = await s.blobs.open('y', layer.digest);
+  const parts: Buffer[] = [];
+  for await (const c of read!.stream) parts.push(c);
+  assert.deepEqual(Buffer.concat(parts), layer.data);
+  await s.close();
+  await cleanup();
+});
+
+test('maxRepos: a push that would create one repository too many is refused with 429', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = createStorage({ rootDirectory: dir, dedupe: true, commit: false, maxRepos: 2, log: silentLogger() });
+  await s.ready();
+  await pushImage(s, 'q1', 'v1');
+  await pushImage(s, 'q2', 'v1');
+  await assert.rejects(pushImage(s, 'q3', 'v1'), (err: unknown) => isRegistryError(err) && err.code === 'TOOMANYREQUESTS' && err.status === 429);
+  await pushImage(s, 'q1', 'v2');
+  await s.close();
+  await cleanup();
+});

@@ -55,6 +55,15 @@ export class RegistryIndex extends IndexReader {
     await this.write.addPulls(batch);
   }
 
+  /** A persisted engine setting (e.g. the dedupe mode the store was last converted to). */
+  setting(name: string): unknown {
+    return this.t.meta.get(key(`setting:${name}`));
+  }
+
+  async saveSetting(name: string, value: unknown): Promise<void> {
+    await this.t.meta.put(key(`setting:${name}`), value);
+  }
+
   async close(): Promise<void> {
     await this.flushPulls();
     await this.t.root.close();

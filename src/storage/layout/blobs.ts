@@ -22,9 +22,9 @@ export class BlobFiles {
   constructor(private readonly paths: LayoutPaths, private readonly policy: SyncPolicy) {}
 
   /** Size of a blob in a repository, or null if it is not there. */
-  async stat(repo: string, digest: string): Promise<{ size: number; mtimeMs: number; ino: number } | null> {
+  async stat(repo: string, digest: string): Promise<{ size: number; mtimeMs: number; ino: number; nlink: number } | null> {
     const st = await statOrNull(this.paths.blob(repo, digest));
-    return st && st.isFile() ? { size: Number(st.size), mtimeMs: Number(st.mtimeMs), ino: Number(st.ino) } : null;
+    return st && st.isFile() ? { size: Number(st.size), mtimeMs: Number(st.mtimeMs), ino: Number(st.ino), nlink: Number(st.nlink) } : null;
   }
 
   /**
@@ -111,6 +111,21 @@ export class BlobFiles {
     }
     await this.commitFile(repo, digest, tmp);
     return true;
+  }
+
+  /**
+   * Gives `repo` its own copy of a blob that is hard-linked elsewhere (dedupe turned
+   * off): copy to a temp file, then rename over the link, so readers never see a gap.
+   */
+  async unshare(repo: string, digest: string): Promise<void> {
+    const tmp = this.paths.temp(repo);
+    try {
+      await copyFile(this.paths.blob(repo, digest), tmp);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await this.commitFile(repo, digest, tmp);
   }
 
   /** Removes a blob file; missing is fine (idempotent delete). */
