@@ -1,7 +1,8 @@
 // The bench run: for each selected workload, seed what it reads, then measure skiff and
 // distribution alternately (skiff, distribution, skiff, ... for plan.repeats rounds), and
 // finally print one table of medians and write the raw figures as JSON.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir, cpus, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -70,6 +71,11 @@ export async function main(top, argv) {
   const log = (msg) => process.stderr.write(`${msg}\n`);
   if (args.dir) mkdirSync(args.dir, { recursive: true });
   const work = args.dir ? mkdtempSync(join(args.dir, 'run-')) : mkdtempSync(join(tmpdir(), 'skiff-bench-'));
+  // Run a private copy of the bundle (same directory, so node_modules still resolve): other
+  // builds during the run must not change the skiff being measured.
+  const bundle = join(top, 'dist', 'skiff-bench.mjs');
+  copyFileSync(join(top, 'dist', 'skiff.mjs'), bundle);
+  SKIFF.bundle = bundle;
   const ctx = createContext({ top, work, plan, log });
   const started = new Date();
   const meta = {
@@ -77,7 +83,11 @@ export async function main(top, argv) {
     plan,
     argv,
     machine: machine(),
-    versions: { skiff: SKIFF.version(top), distribution: DISTRIBUTION.version() },
+    versions: {
+      skiff: SKIFF.version(top),
+      skiffBundleSha256: createHash('sha256').update(readFileSync(bundle)).digest('hex'),
+      distribution: DISTRIBUTION.version(),
+    },
     generators: { GET: haveWrk() ? 'wrk 4.1 (-t1)' : 'node raw-socket', HEAD: 'node raw-socket (wrk 4.1 cannot read HEAD replies)', blobs: 'node raw-socket keep-alive client (rawhttp.mjs)' },
     scratch: work,
     loadavgAtStart: loadavg(),
@@ -128,9 +138,13 @@ export async function main(top, argv) {
   const summary = summarise(selected, plan, runs);
   const targets = checkTargets(summary);
   const m = meta.machine;
+  const loads = runs.filter((r) => r.loadavg).map((r) => r.loadavg.l1);
+  const busy = meta.loadavgAtStart.l1 > 0.5 || Math.max(...loads) > 2.5;
   const header = [
     `skiff bench: ${plan.name} run, ${plan.repeats} repeat(s) alternating skiff/distribution, medians; ${meta.startedAt} (${((finished - started) / 1000).toFixed(0)} s)`,
-    `machine: ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}; load at start ${meta.loadavgAtStart.l1}`,
+    `machine: ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}`,
+    `load average (1 min) at start ${meta.loadavgAtStart.l1}, before phases ${Math.min(...loads)}..${Math.max(...loads)}` +
+      (busy ? '  ← other work was running: expect noise' : ''),
     `skiff ${meta.versions.skiff} (uWebSockets.js engine); distribution ${meta.versions.distribution}; both on 127.0.0.1, roots under ${tmpdir()}`,
     `note: the clients (wrk -t1 for GET rows, node raw-socket clients for HEAD rows and blob transfers) run on the`,
     `      same ${m.cores} cores as the server under test and take CPU from it; server CPU comes from /proc/<pid>/stat.`,

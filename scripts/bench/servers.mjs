@@ -55,6 +55,8 @@ process.once('exit', () => {
 export const SKIFF = {
   name: 'skiff',
   label: 'skiff',
+  /** The bundle to run; main.mjs points it at a private copy so a rebuild mid-run cannot swap it. */
+  bundle: null,
   /** Writes the zot-keyed config; returns the command line. */
   command(top, root, port, dir) {
     const cfg = join(dir, 'skiff.json');
@@ -67,7 +69,7 @@ export const SKIFF = {
         log: { level: 'warn' },
       }),
     );
-    return [process.execPath, [join(top, 'dist', 'skiff.mjs'), 'serve', cfg]];
+    return [process.execPath, [this.bundle ?? join(top, 'dist', 'skiff.mjs'), 'serve', cfg]];
   },
   version(top) {
     try {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/index.ts';
+import type { LookupHooks } from '../extensions/sdk.ts';
 
 /** A `/v2/_oci/ext/discover` entry (OCI extensions list), contributed by extensions. */
 export interface DiscoveredExtension {
@@ -23,4 +24,6 @@ export interface ApiDeps {
   log: Logger;
   health: Health;
   extensions: () => DiscoveredExtension[];
+  /** Extension hooks run before manifest and referrers lookups (on-demand sync). */
+  lookup?: Required<LookupHooks>;
 }

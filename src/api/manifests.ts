@@ -17,7 +17,11 @@ export function manifestHandler(deps: ApiDeps): Handler {
     switch (ctx.method) {
       case 'GET':
       case 'HEAD': {
-        const m = storage.manifests.get(repo, reference);
+        let m = storage.manifests.get(repo, reference);
+        if (deps.lookup) {
+          await deps.lookup.beforeManifest(repo, reference, m);
+          m = storage.manifests.get(repo, reference);
+        }
         if (!m) {
           if (!storage.catalog.hasRepo(repo)) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
           throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });

@@ -8,9 +8,10 @@ import { repoOf } from './common.ts';
  * Referrers"): always an image index, empty for an unknown repository or subject.
  */
 export function referrersHandler(deps: ApiDeps): Handler {
-  return (ctx) => {
+  return async (ctx) => {
     const repo = repoOf(ctx);
     const digest = parseDigest(ctx.params.digest ?? '').value;
+    if (deps.lookup) await deps.lookup.beforeReferrers(repo, digest);
     const artifactType = ctx.query.get('artifactType') ?? undefined;
     const manifests = deps.storage.catalog.referrers(repo, digest, artifactType || undefined);
     const headers: Record<string, string> = { 'Content-Type': MediaType.OciIndex };

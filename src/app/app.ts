@@ -8,6 +8,8 @@ import { createLogger } from '../platform/logger.ts';
 import { collectGarbage, createStorage, scrub, type GcReport, type GcSettings } from '../storage/index.ts';
 import type { Storage } from '../storage/index.ts';
 import { Scheduler } from './scheduler.ts';
+import { EXTENSIONS } from '../extensions/enabled.ts';
+import { startExtensions, type ExtensionHost } from '../extensions/host.ts';
 import { requestLogger } from './audit.ts';
 
 /** A running registry. */
@@ -71,8 +73,30 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     });
   }
 
+  const extensions: ExtensionHost = await startExtensions(
+    EXTENSIONS,
+    config,
+    (d) => ({
+      config,
+      storage,
+      log: log.child({ module: d.name }),
+      ...(audit ? { audit } : {}),
+      schedule: (job) => scheduler.add(job),
+    }),
+    log,
+  );
   const health: Health = { started: true, ready: false };
-  const routes = apiRoutes({ storage, log: log.child({ module: 'api' }), health, extensions: () => [] });
+  // Extension routes first: they are specific paths the API's name patterns must not shadow.
+  const routes = [
+    ...extensions.routes(),
+    ...apiRoutes({
+      storage,
+      log: log.child({ module: 'api' }),
+      health,
+      extensions: () => extensions.discover(),
+      ...(extensions.hooks ? { lookup: extensions.hooks } : {}),
+    }),
+  ];
   const serverOpts: ServerOptions = {
     address: config.http.address,
     port: config.http.port,
@@ -115,6 +139,7 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
         health.ready = false;
         await server.close(graceMs);
         await scheduler.stop();
+        await extensions.close();
         await storage.close();
         log.info('skiff stopped');
         log.flush?.();

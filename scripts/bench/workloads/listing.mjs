@@ -39,7 +39,7 @@ export default {
       for (const [, path] of targets) await measureRate(ctx, s, { path, connections, seconds: plan.warmSeconds });
       for (const [id, path] of targets) {
         const r = await measureRate(ctx, s, { path, connections, seconds: plan.rateSeconds });
-        Object.assign(out, { [`${id}.rps`]: r.rps, [`${id}.p50`]: r.p50Ms, [`${id}.p99`]: r.p99Ms, [`${id}.cpu`]: r.cpuUs });
+        Object.assign(out, { [`${id}.rps`]: r.rps, [`${id}.p50`]: r.p50Ms, [`${id}.p99`]: r.p99Ms, [`${id}.cpu`]: r.cpuUs, [`${id}.requests`]: r.requests, [`${id}.bytes`]: r.bytes });
       }
       return out;
     });
