@@ -51,26 +51,31 @@ export async function reindexRepo(layout: Layout, index: RegistryIndex, repo: st
     await index.write.forget(repo);
     return;
   }
-  const manifests = new Map<string, ManifestRecord>();
-  const tags: [string, TagRecord][] = [];
-  const queue = idx.manifests.map((d) => ({ d, tag: tagOf(d) }));
-  while (queue.length > 0) {
-    const { d, tag } = queue.shift()!;
-    let rec = manifests.get(d.digest);
-    if (!rec) {
-      rec = (await loadManifest(layout, repo, d.digest, d.mediaType, log)) ?? undefined;
-      if (!rec) continue;
-      manifests.set(d.digest, rec);
-      if (MANIFEST_KINDS[rec.mediaType] === 'index') {
-        for (const c of rec.children) queue.push({ d: { digest: c, mediaType: '', size: 0 }, tag: undefined });
-      }
-    }
-    if (tag !== undefined) tags.push([tag, { digest: rec.digest, mediaType: rec.mediaType, size: rec.size, taggedAt: rec.pushedAt }]);
+  const manifests = new Map<string, ManifestRecord | null>();
+  // Level by level (listed manifests, then children of indexes), each level read with
+  // bounded parallelism: a rebuild is dominated by file reads, not by parsing.
+  let level = [...new Set(idx.manifests.map((d) => d.digest))].map((digest) => ({ digest, mediaType: idx!.manifests.find((d) => d.digest === digest)!.mediaType }));
+  while (level.length > 0) {
+    const next: { digest: string; mediaType: string }[] = [];
+    await mapLimit(level, 16, async ({ digest, mediaType }) => {
+      if (manifests.has(digest)) return;
+      manifests.set(digest, null);
+      const rec = await loadManifest(layout, repo, digest, mediaType, log);
+      manifests.set(digest, rec);
+      if (rec && MANIFEST_KINDS[rec.mediaType] === 'index') for (const c of rec.children) next.push({ digest: c, mediaType: '' });
+    });
+    level = next.filter((n) => !manifests.has(n.digest));
   }
-  const blobs: string[] = [];
-  for await (const b of layout.listBlobs(repo)) blobs.push(b.digest);
-  await index.write.replace(repo, { fingerprint, manifests: [...manifests.values()], tags, blobs });
-  log.debug({ repo, manifests: manifests.size, tags: tags.length }, 'repository indexed from disk');
+  const tags: [string, TagRecord][] = [];
+  for (const d of idx.manifests) {
+    const tag = tagOf(d);
+    const rec = manifests.get(d.digest);
+    if (tag !== undefined && rec) tags.push([tag, { digest: rec.digest, mediaType: rec.mediaType, size: rec.size, taggedAt: rec.pushedAt }]);
+  }
+  const records = [...manifests.values()].filter((m): m is ManifestRecord => m !== null);
+  const blobs = await layout.listBlobDigests(repo);
+  await index.write.replace(repo, { fingerprint, manifests: records, tags, blobs });
+  log.debug({ repo, manifests: records.length, tags: tags.length }, 'repository indexed from disk');
 }
 
 async function loadManifest(layout: Layout, repo: string, digest: string, mediaType: string, log: Logger): Promise<ManifestRecord | null> {
@@ -91,6 +96,7 @@ async function loadManifest(layout: Layout, repo: string, digest: string, mediaT
       mediaType: p.mediaType,
       size: body.length,
       body,
+      // The best push time a layout can tell: when the manifest file was written.
       pushedAt: st?.mtimeMs ?? Date.now(),
       children: [...new Set([...p.blobs, ...p.manifests.map((m) => m.digest)])],
     };
@@ -102,4 +108,13 @@ async function loadManifest(layout: Layout, repo: string, digest: string, mediaT
     log.warn({ repo, digest, err: String(err) }, 'manifest on disk is not valid; skipped');
     return null;
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -87,6 +87,7 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
     for (const d of [...live]) for (const c of index.manifest(repo, d)?.children ?? []) live.add(c);
     const cutoff = now - settings.gcDelay;
     const touchCutoff = sweepStart - settings.gcDelay;
+    const removed: string[] = [];
     for (const [digest, f] of files) {
       if (live.has(digest) || f.mtimeMs > cutoff || (touches.lastTouch(repo, digest) ?? 0) >= touchCutoff) continue;
       audit({ kind: 'blob', digest, size: f.size, reason: 'unreferenced' });
@@ -94,9 +95,11 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
       out.bytes += f.size;
       if (settings.dryRun) continue;
       await layout.blobs.remove(repo, digest);
-      await index.write.removeHolder(digest, repo);
+      removed.push(digest);
       files.delete(digest);
     }
+    // One index transaction for the repository, not one commit per blob.
+    if (removed.length > 0) await index.write.removeHolders(removed, repo);
     for (const u of await layout.listUploads(repo)) {
       if (u.mtimeMs > cutoff) continue;
       audit({ kind: 'upload', id: u.id, reason: 'stale' });

@@ -69,6 +69,12 @@ export class IndexWriter {
     await this.t.holders.remove(key(digest, repo));
   }
 
+  async removeHolders(digests: string[], repo: string): Promise<void> {
+    await this.t.root.transaction(() => {
+      for (const d of digests) this.t.holders.remove(key(d, repo));
+    });
+  }
+
   /** Adds pull counts gathered in memory (batched so pulls never wait on a write). */
   async addPulls(batch: Map<string, { count: number; lastPull: number; key: Buffer }>): Promise<void> {
     const t = this.t;

@@ -3,7 +3,7 @@ import { BlobFiles } from './blobs.ts';
 import { UploadFiles } from './uploads.ts';
 import { RepoFiles } from './repo.ts';
 import type { SyncPolicy } from './files.ts';
-import { listBlobFiles, listRepoDirs, listUploads } from './scan.ts';
+import { listBlobDigests, listBlobFiles, listRepoDirs, listUploads } from './scan.ts';
 
 export { LayoutPaths } from './paths.ts';
 export type { BlobStream } from './blobs.ts';
@@ -31,6 +31,10 @@ export class Layout {
 
   listBlobs(repo: string) {
     return listBlobFiles(this.paths, repo);
+  }
+
+  listBlobDigests(repo: string): Promise<string[]> {
+    return listBlobDigests(this.paths, repo);
   }
 
   listUploads(repo: string) {

@@ -60,6 +60,16 @@ export async function* listBlobFiles(paths: LayoutPaths, repo: string): AsyncGen
   }
 }
 
+/** Digests of a repository's blob files, without a stat per file (index rebuilds). */
+export async function listBlobDigests(paths: LayoutPaths, repo: string): Promise<string[]> {
+  const out: string[] = [];
+  const base = paths.blobsDir(repo);
+  for (const alg of await readdir(base).catch(() => [] as string[])) {
+    for (const hex of await readdir(join(base, alg)).catch(() => [] as string[])) out.push(`${alg}:${hex}`);
+  }
+  return out;
+}
+
 /** Lists upload session ids of a repository with their ages (stale-upload sweep). */
 export async function listUploads(paths: LayoutPaths, repo: string): Promise<{ id: string; mtimeMs: number }[]> {
   let names: string[];
