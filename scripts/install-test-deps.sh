@@ -11,6 +11,8 @@ declare -A PKG_FOR=(
   [ctr]=containerd
   [podman]=podman
   [docker-registry]=docker-registry
+  [htpasswd]=apache2-utils
+  [openssl]=openssl
 )
 
 missing=()

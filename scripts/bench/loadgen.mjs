@@ -1,7 +1,8 @@
 // A closed-loop HTTP/1.1 load generator on raw keep-alive sockets, for what wrk cannot do:
 // Debian's wrk 4.1 waits for a body after a HEAD response that carries Content-Length, so
-// HEAD rows use this instead. Per request it writes one prebuilt buffer and scans the reply,
-// read into a reused buffer (net `onread`), for the header end and Content-Length.
+// HEAD rows use this instead (and every rate row with --gen node). Per request it writes one
+// prebuilt buffer and scans the reply, read into a reused buffer (net `onread`), for the header
+// end and Content-Length (or the chunked framing).
 import { connect } from 'node:net';
 
 /** Percentile (0..100) of an ascending-sorted array, nearest rank. */
@@ -11,11 +12,52 @@ export function percentile(sorted, p) {
   return sorted[i];
 }
 
+/**
+ * Consumes a chunked body (RFC 9112 §7.1) fed in pieces; `feed` returns true once the last
+ * chunk and the empty trailer line have arrived. Needed for distribution's larger JSON replies
+ * (Go switches to chunked past its 2 KiB write buffer).
+ */
+function chunkedBody() {
+  let line = ''; // a size line (or the trailer line) being read
+  let data = -1; // bytes of chunk data + CRLF still to skip; -1 while reading a size line
+  let last = false;
+  return (buf, start, end) => {
+    let i = start;
+    while (i < end) {
+      if (data > 0) {
+        const take = Math.min(data, end - i);
+        data -= take;
+        i += take;
+        if (data === 0) data = -1;
+        continue;
+      }
+      const nl = buf.indexOf(10, i);
+      if (nl < 0 || nl >= end) {
+        line += buf.toString('latin1', i, end);
+        return false;
+      }
+      line += buf.toString('latin1', i, nl);
+      i = nl + 1;
+      const text = line.trim();
+      line = '';
+      if (last) {
+        if (text === '') return true; // end of the (empty) trailer section
+        continue;
+      }
+      const size = parseInt(text, 16);
+      if (size === 0) last = true;
+      else data = size + 2;
+    }
+    return false;
+  };
+}
+
 /** One connection running requests back to back until `deadline`; records latencies (ms). */
 function connection({ host, port, request, isHead, deadline, lat, counts }) {
   return new Promise((resolve, reject) => {
     let head = '';
-    let remaining = -1; // body bytes still expected; -1 while reading the head
+    let remaining = -1; // Content-Length body bytes still expected; -1 while reading the head
+    let chunked = null; // the chunked-body parser of the current reply, if it is chunked
     let t0 = 0;
     const send = () => {
       if (performance.now() >= deadline) {
@@ -34,21 +76,31 @@ function connection({ host, port, request, isHead, deadline, lat, counts }) {
       }
       head = '';
       remaining = -1;
+      chunked = null;
       send();
     };
     const onRead = (n, buf) => {
-      let body = n;
-      if (remaining < 0) {
+      let from = 0;
+      if (remaining < 0 && chunked === null) {
         head += buf.toString('latin1', 0, n);
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) return;
         const status = Number(head.slice(9, 12));
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head.slice(0, end));
-        if (!m && !isHead && status !== 204 && status !== 304) return reject(new Error('loadgen: reply without Content-Length'));
-        remaining = isHead || status === 204 || status === 304 ? 0 : Number(m[1]);
-        body = head.length - end - 4;
+        const fields = head.slice(0, end);
+        from = n - (head.length - end - 4);
+        head = head.slice(0, end + 4);
+        const bodyless = isHead || status === 204 || status === 304;
+        const m = /\r\ncontent-length:\s*(\d+)/i.exec(fields);
+        if (!bodyless && !m) {
+          if (!/\r\ntransfer-encoding:\s*chunked/i.test(fields)) return reject(new Error('loadgen: reply without framing'));
+          chunked = chunkedBody();
+        } else remaining = bodyless ? 0 : Number(m[1]);
       }
-      remaining -= body;
+      if (chunked) {
+        if (chunked(buf, from, n)) complete();
+        return;
+      }
+      remaining -= n - from;
       if (remaining < 0) return reject(new Error('loadgen: unexpected bytes after a reply'));
       if (remaining === 0) complete();
     };

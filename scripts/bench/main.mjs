@@ -1,18 +1,20 @@
 // The bench run: for each selected workload, seed what it reads, then measure skiff and
 // distribution alternately (skiff, distribution, skiff, ... for plan.repeats rounds), and
 // finally print one table of medians and write the raw figures as JSON.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir, cpus, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SERVERS, SKIFF, DISTRIBUTION } from './servers.mjs';
 import { createContext } from './harness.mjs';
-import { loadavg } from './proc.mjs';
+import { loadavg, drainWindows } from './proc.mjs';
+import { reportNewProfiles } from './cpuprofile-top.mjs';
 import { FULL, QUICK } from './plan.mjs';
-import { summarise, table, fmt } from './report.mjs';
+import { summarise, renderReport, fmt } from './report.mjs';
 import { checkTargets } from './targets.mjs';
-import { haveWrk } from './wrk.mjs';
+import { generatorFor, setGenerator } from './rate.mjs';
 import coldStart from './workloads/cold-start.mjs';
 import push from './workloads/push.mjs';
 import pull from './workloads/pull.mjs';
@@ -23,13 +25,18 @@ import mixed from './workloads/mixed.mjs';
 
 const WORKLOADS = [coldStart, push, pull, manifest, fanout, listing, mixed];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>] [--dir <path>] [--keep] [--out <file>]
+const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>] [--dir <path>] [--keep] [--out <file>] [--profile]
   --quick          ~1 minute smoke run (small sizes, 1 repeat): checks that the bench works
   --only <names>   comma-separated workload names or regexes: ${WORKLOADS.map((w) => w.name).join(', ')}
   --repeats <n>    rounds of alternating measurements (default 3, quick 1); the table shows medians
   --dir <path>     scratch directory for the servers' roots (default: a new one under ${tmpdir()})
   --keep           keep the scratch directory
-  --out <file>     JSON output (default bench-results/bench-<timestamp>.json)`;
+  --out <file>     JSON output (default bench-results/bench-<timestamp>.json)
+  --gen node       drive every request-rate row with the node raw-socket generator (default auto:
+                   wrk -t1 for GET rows; wrk's latency tails grow when the machine is busy)
+  --profile        run skiff under node --cpu-prof; writes bench-results/profiles-<timestamp>/ and prints
+                   each profile's top self-time functions within the measurement windows (the
+                   profiler slows skiff down: use for diagnosis, not for the figures)`;
 
 function machine() {
   const cpu = cpus();
@@ -52,6 +59,8 @@ export async function main(top, argv) {
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       out: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      gen: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,6 +68,7 @@ export async function main(top, argv) {
     console.log(USAGE);
     return 0;
   }
+  setGenerator(args.gen);
   const plan = { ...(args.quick ? QUICK : FULL) };
   if (args.repeats) plan.repeats = Math.max(1, Number(args.repeats) | 0);
   const patterns = args.only ? args.only.split(',').map((p) => new RegExp(p.trim())) : null;
@@ -78,6 +88,12 @@ export async function main(top, argv) {
   SKIFF.bundle = bundle;
   const ctx = createContext({ top, work, plan, log });
   const started = new Date();
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const profileDir = args.profile ? join(top, 'bench-results', `profiles-${stamp}`) : null;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    SKIFF.profileDir = profileDir;
+  }
   const meta = {
     startedAt: started.toISOString(),
     plan,
@@ -88,10 +104,20 @@ export async function main(top, argv) {
       skiffBundleSha256: createHash('sha256').update(readFileSync(bundle)).digest('hex'),
       distribution: DISTRIBUTION.version(),
     },
-    generators: { GET: haveWrk() ? 'wrk 4.1 (-t1)' : 'node raw-socket', HEAD: 'node raw-socket (wrk 4.1 cannot read HEAD replies)', blobs: 'node raw-socket keep-alive client (rawhttp.mjs)' },
+    generators: {
+      GET: generatorFor('GET') === 'wrk' ? 'wrk 4.1 (-t1)' : 'node raw-socket (loadgen.mjs)',
+      HEAD: 'node raw-socket (loadgen.mjs; wrk 4.1 cannot read HEAD replies)',
+      blobs: 'node raw-socket keep-alive client (rawhttp.mjs)',
+    },
     scratch: work,
+    profileDir,
     loadavgAtStart: loadavg(),
   };
+  // Ctrl-C: the exit hook in servers.mjs kills the servers; the scratch roots go too.
+  process.once('SIGINT', () => {
+    if (!args.keep) spawnSync('rm', ['-rf', work]);
+    process.exit(130);
+  });
   log(`skiff bench: ${plan.name} run, ${plan.repeats} repeat(s), workloads: ${selected.map((w) => w.name).join(', ')}; scratch ${work}`);
 
   const runs = [];
@@ -99,6 +125,7 @@ export async function main(top, argv) {
   try {
     for (const w of selected) {
       log(`[${w.name}] ${w.title}`);
+      SKIFF.profileLabel = `${w.name}-prepare`;
       try {
         await w.prepare?.(ctx, SERVERS);
       } catch (err) {
@@ -111,6 +138,9 @@ export async function main(top, argv) {
         for (const kind of SERVERS) {
           const record = { workload: w.name, server: kind.name, rep, at: new Date().toISOString(), loadavg: loadavg() };
           const t0 = performance.now();
+          SKIFF.profileLabel = `${w.name}-r${rep}`;
+          const profilesBefore = profileDir ? new Set(readdirSync(profileDir)) : null;
+          drainWindows();
           try {
             record.values = await w.measure(ctx, kind, rep);
           } catch (err) {
@@ -119,7 +149,9 @@ export async function main(top, argv) {
             log(`  ${kind.name} #${rep} failed: ${err.stack ?? err}`);
           }
           record.seconds = (performance.now() - t0) / 1000;
+          record.windows = drainWindows();
           runs.push(record);
+          if (profilesBefore && kind === SKIFF) reportNewProfiles(profileDir, profilesBefore, record.windows, log);
           if (record.values) {
             const brief = Object.entries(record.values)
               .slice(0, 4)
@@ -130,39 +162,27 @@ export async function main(top, argv) {
         }
       }
     }
-  } finally {
-    if (!args.keep) rmSync(work, { recursive: true, force: true });
+  } catch (err) {
+    if (!args.keep) spawnSync('rm', ['-rf', work]);
+    throw err;
   }
 
   const finished = new Date();
   const summary = summarise(selected, plan, runs);
   const targets = checkTargets(summary);
-  const m = meta.machine;
-  const loads = runs.filter((r) => r.loadavg).map((r) => r.loadavg.l1);
-  const busy = meta.loadavgAtStart.l1 > 0.5 || Math.max(...loads) > 2.5;
-  const header = [
-    `skiff bench: ${plan.name} run, ${plan.repeats} repeat(s) alternating skiff/distribution, medians; ${meta.startedAt} (${((finished - started) / 1000).toFixed(0)} s)`,
-    `machine: ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}`,
-    `load average (1 min) at start ${meta.loadavgAtStart.l1}, before phases ${Math.min(...loads)}..${Math.max(...loads)}` +
-      (busy ? '  ← other work was running: expect noise' : ''),
-    `skiff ${meta.versions.skiff} (uWebSockets.js engine); distribution ${meta.versions.distribution}; both on 127.0.0.1, roots under ${tmpdir()}`,
-    `note: the clients (wrk -t1 for GET rows, node raw-socket clients for HEAD rows and blob transfers) run on the`,
-    `      same ${m.cores} cores as the server under test and take CPU from it; server CPU comes from /proc/<pid>/stat.`,
-  ];
-  const text = [table(summary, header)];
-  if (targets.length) {
-    text.push('', 'targets:');
-    for (const t of targets) text.push(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.text.padEnd(44)} ${t.shown}`);
-  }
-  console.log(text.join('\n'));
+  console.log(renderReport(summary, targets, meta, runs, finished));
 
-  const outFile = args.out ?? join(top, 'bench-results', `bench-${meta.startedAt.replace(/[:.]/g, '-')}.json`);
+  const outFile = args.out ?? join(top, 'bench-results', `bench-${stamp}.json`);
   mkdirSync(join(outFile, '..'), { recursive: true });
   writeFileSync(
     outFile,
     JSON.stringify({ meta: { ...meta, finishedAt: finished.toISOString(), seeding: ctx.seeding }, summary, targets, runs }, null, 2) + '\n',
   );
   console.log(`\nraw figures: ${outFile}`);
+  if (profileDir) console.log(`profiles: ${profileDir} (summaries in top.txt)`);
+  if (args.keep) log(`scratch directory kept: ${work}`);
+  // rm(1) is much faster than fs.rmSync on the ~100,000 small files of the seeded stores.
+  else spawnSync('rm', ['-rf', work]);
   if (failures) console.error(`${failures} measurement(s) failed; see the log above and "runs" in the JSON`);
   return failures ? 1 : 0;
 }

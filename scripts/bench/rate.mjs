@@ -6,9 +6,16 @@ import { haveWrk, runWrk } from './wrk.mjs';
 import { runLoad } from './loadgen.mjs';
 
 const WRK = haveWrk();
+let mode = 'auto';
 
-/** The generator used for `method`: wrk for GET, the node raw-socket generator otherwise. */
-export const generatorFor = (method) => (method === 'GET' && WRK ? 'wrk' : 'node');
+/** `auto`: wrk for GET rows (cheapest client); `node`: the raw-socket generator for every row. */
+export function setGenerator(m) {
+  if (m !== 'auto' && m !== 'node') throw new Error(`--gen must be auto or node, not ${m}`);
+  mode = m;
+}
+
+/** The generator used for `method`: wrk for GET (when installed, mode auto), else the node one. */
+export const generatorFor = (method) => (mode === 'auto' && method === 'GET' && WRK ? 'wrk' : 'node');
 
 export async function measureRate(ctx, server, { path, method = 'GET', headers = {}, connections, seconds }) {
   const generator = generatorFor(method);

@@ -65,3 +65,27 @@ export function table(summary, header) {
   lines.push('↑ higher is better, ↓ lower is better; skiff/dist is the ratio of the medians.');
   return lines.join('\n');
 }
+
+/** The whole printed report: header lines, the table, the targets. */
+export function renderReport(summary, targets, meta, runs, finished) {
+  const m = meta.machine;
+  const loads = runs.filter((r) => r.loadavg).map((r) => r.loadavg.l1);
+  const busy = meta.loadavgAtStart.l1 > 0.5 || Math.max(...loads) > 2.5;
+  const seconds = (finished - new Date(meta.startedAt)) / 1000;
+  const header = [
+    `skiff bench: ${meta.plan.name} run, ${meta.plan.repeats} repeat(s) alternating skiff/distribution, medians; ${meta.startedAt} (${seconds.toFixed(0)} s)`,
+    `machine: ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}`,
+    `load average (1 min) at start ${meta.loadavgAtStart.l1}, before phases ${Math.min(...loads)}..${Math.max(...loads)}` +
+      (busy ? '  <- other work was running: expect noise' : ''),
+    `skiff ${meta.versions.skiff} (uWebSockets.js engine); distribution ${meta.versions.distribution}`,
+    `both on 127.0.0.1 with roots in ${meta.scratch} (page cache warm: stores are seeded just before)`,
+    `note: the clients (${meta.generators.GET.split(' (')[0]} for GET rows, node raw-socket clients for HEAD rows and blob transfers) run on the`,
+    `      same ${m.cores} cores as the server under test and take CPU from it; server CPU comes from /proc/<pid>/stat.`,
+  ];
+  const text = [table(summary, header)];
+  if (targets.length) {
+    text.push('', 'targets:');
+    for (const t of targets) text.push(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.text.padEnd(44)} ${t.shown}`);
+  }
+  return text.join('\n');
+}

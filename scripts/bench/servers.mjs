@@ -57,6 +57,10 @@ export const SKIFF = {
   label: 'skiff',
   /** The bundle to run; main.mjs points it at a private copy so a rebuild mid-run cannot swap it. */
   bundle: null,
+  /** With --profile: where each skiff process writes its .cpuprofile, and the current label. */
+  profileDir: null,
+  profileLabel: 'run',
+  profileCount: 0,
   /** Writes the zot-keyed config; returns the command line. */
   command(top, root, port, dir) {
     const cfg = join(dir, 'skiff.json');
@@ -69,7 +73,10 @@ export const SKIFF = {
         log: { level: 'warn' },
       }),
     );
-    return [process.execPath, [this.bundle ?? join(top, 'dist', 'skiff.mjs'), 'serve', cfg]];
+    const prof = this.profileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${String(++this.profileCount).padStart(2, '0')}-${this.profileLabel}.cpuprofile`]
+      : [];
+    return [process.execPath, [...prof, this.bundle ?? join(top, 'dist', 'skiff.mjs'), 'serve', cfg]];
   },
   version(top) {
     try {
@@ -132,6 +139,7 @@ export async function startServer(kind, { top, root, dir, timeoutMs = 60_000 }) 
   const logFile = join(dir, `${kind.name}.log`);
   const fd = openSync(logFile, 'a');
   const t0 = performance.now();
+  const mono0 = Number(process.hrtime.bigint() / 1000n);
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   live.add(child);
@@ -151,6 +159,8 @@ export async function startServer(kind, { top, root, dir, timeoutMs = 60_000 }) 
   }
   const startMs = performance.now() - t0;
   return {
+    /** Spawn to first 200, CLOCK_MONOTONIC µs (the clock of .cpuprofile timestamps). */
+    startSpan: [mono0, Number(process.hrtime.bigint() / 1000n)],
     kind,
     pid: child.pid,
     port,

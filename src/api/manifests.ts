@@ -46,10 +46,27 @@ export function manifestHandler(deps: ApiDeps): Handler {
         return { status: 201, headers };
       }
       case 'DELETE':
+        // zot's detectManifestCollision: a caller given that action may not delete by
+        // digest a manifest that several tags still name (409).
+        if (looksLikeDigest(reference) && deps.guard?.can(ctx, 'detectManifestCollision', repo) && tagsNaming(deps, repo, reference) > 1) {
+          throw new RegistryError('MANIFEST_INVALID', 'several tags point at this manifest', { status: 409, detail: { reference } });
+        }
         await storage.manifests.delete(repo, reference);
         return { status: 202 };
       default:
         throw new RegistryError('METHOD_NOT_ALLOWED');
     }
   };
+}
+
+/** How many tags of `repo` name the manifest `digest`. */
+function tagsNaming(deps: ApiDeps, repo: string, digest: string): number {
+  let count = 0;
+  let last: string | undefined;
+  for (;;) {
+    const page = deps.storage.catalog.tags(repo, 1000, last);
+    for (const tag of page.items) if (deps.storage.manifests.get(repo, tag)?.digest === digest) count++;
+    if (!page.more || page.items.length === 0) return count;
+    last = page.items[page.items.length - 1];
+  }
 }

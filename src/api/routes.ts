@@ -6,6 +6,7 @@ import { manifestHandler } from './manifests.ts';
 import { blobHandler } from './blobs.ts';
 import { uploadSessionHandler, uploadStartHandler } from './uploads.ts';
 import { referrersHandler } from './referrers.ts';
+import { manifestPutAction, type AccessRule } from './guard.ts';
 
 /**
  * Every response of the distribution API carries this header (distribution-spec
@@ -31,26 +32,30 @@ const NAME = '(?<name>.+)';
 /** The distribution API and health routes, as data. Extension routes are appended by the app. */
 export function apiRoutes(deps: ApiDeps): Route[] {
   const health = healthHandlers(deps);
+  // Each route's access rule (api/guard.ts): without a guard, handlers run as they are.
+  const guard = (handler: Handler, rule: AccessRule): Handler => (deps.guard ? deps.guard.wrap(handler, rule) : handler);
+  const signedIn: AccessRule = { kind: 'authenticated' };
+  const repo: AccessRule = { kind: 'repository' };
   return [
-    { name: 'base', methods: ['GET', 'HEAD'], pattern: /^\/v2\/?$/, handler: v2(baseHandler()) },
-    { name: 'catalog', methods: ['GET'], pattern: /^\/v2\/_catalog$/, handler: v2(catalogHandler(deps)) },
-    { name: 'discover', methods: ['GET'], pattern: /^\/v2\/_oci\/ext\/discover$/, handler: v2(discoverHandler(deps)) },
-    { name: 'tags', methods: ['GET'], pattern: new RegExp(`^/v2/${NAME}/tags/list$`), handler: v2(tagsHandler(deps)) },
+    { name: 'base', methods: ['GET', 'HEAD'], pattern: /^\/v2\/?$/, handler: v2(guard(baseHandler(), signedIn)) },
+    { name: 'catalog', methods: ['GET'], pattern: /^\/v2\/_catalog$/, handler: v2(guard(catalogHandler(deps), signedIn)) },
+    { name: 'discover', methods: ['GET'], pattern: /^\/v2\/_oci\/ext\/discover$/, handler: v2(guard(discoverHandler(deps), signedIn)) },
+    { name: 'tags', methods: ['GET'], pattern: new RegExp(`^/v2/${NAME}/tags/list$`), handler: v2(guard(tagsHandler(deps), repo)) },
     {
       name: 'manifest',
       methods: ['GET', 'HEAD', 'PUT', 'DELETE'],
       pattern: new RegExp(`^/v2/${NAME}/manifests/(?<reference>[^/]+)$`),
-      handler: v2(manifestHandler(deps)),
+      handler: v2(guard(manifestHandler(deps), { kind: 'repository', action: manifestPutAction(deps.storage) })),
     },
-    { name: 'upload-start', methods: ['POST'], pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), handler: v2(uploadStartHandler(deps)) },
+    { name: 'upload-start', methods: ['POST'], pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), handler: v2(guard(uploadStartHandler(deps), repo)) },
     {
       name: 'upload',
       methods: ['GET', 'PATCH', 'PUT', 'DELETE'],
       pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<id>[^/]+)$`),
-      handler: v2(uploadSessionHandler(deps)),
+      handler: v2(guard(uploadSessionHandler(deps), repo)),
     },
-    { name: 'blob', methods: ['GET', 'HEAD', 'DELETE'], pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`), handler: v2(blobHandler(deps)) },
-    { name: 'referrers', methods: ['GET'], pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), handler: v2(referrersHandler(deps)) },
+    { name: 'blob', methods: ['GET', 'HEAD', 'DELETE'], pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`), handler: v2(guard(blobHandler(deps), repo)) },
+    { name: 'referrers', methods: ['GET'], pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), handler: v2(guard(referrersHandler(deps), repo)) },
     { name: 'livez', methods: ['GET', 'HEAD'], pattern: /^\/livez$/, handler: health.livez },
     { name: 'readyz', methods: ['GET', 'HEAD'], pattern: /^\/readyz$/, handler: health.readyz },
     { name: 'startupz', methods: ['GET', 'HEAD'], pattern: /^\/startupz$/, handler: health.startupz },

@@ -41,7 +41,10 @@ export function uploadStartHandler(deps: ApiDeps): Handler {
         } catch {
           source = null;
         }
-        if (source && (await blobs.mount(repo, digest, source))) return blobCreated(repo, digest);
+        // Mounting reads from `from`: without read access there, the client gets a fresh
+        // session (202) exactly as if the blob were not there, so nothing is revealed.
+        const readable = source !== null && (deps.guard?.can(ctx, 'read', source) ?? true);
+        if (source && readable && (await blobs.mount(repo, digest, source))) return blobCreated(repo, digest);
       } else if (from === repo && (await blobs.stat(repo, digest))) {
         return blobCreated(repo, digest);
       }

@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
 import { apiRoutes } from '../api/routes.ts';
 import type { Health } from '../api/context.ts';
-import type { LoadedConfig } from '../config/index.ts';
+import { loadConfig, type LoadedConfig } from '../config/index.ts';
+import { AuthService, JsonFileApiKeyStore } from '../auth/index.ts';
+import { Guard } from '../api/guard.ts';
+import { authRoutes } from '../api/auth-routes.ts';
+import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 import { startServer } from '../http/index.ts';
 import type { HttpServer, ServerOptions } from '../http/types.ts';
 import { createLogger } from '../platform/logger.ts';
-import { collectGarbage, createStorage, scrub, type GcReport, type GcSettings } from '../storage/index.ts';
+import { collectGarbage, createStorage, scrub, stateFilePath, type GcReport, type GcSettings } from '../storage/index.ts';
 import type { Storage } from '../storage/index.ts';
 import { Scheduler } from './scheduler.ts';
 import { EXTENSIONS } from '../extensions/enabled.ts';
@@ -19,6 +23,10 @@ export interface Registry {
   readonly log: Logger;
   readonly port: number;
   readonly scheduler: Scheduler;
+  /** Authentication, authorization and rate limits (hot-reloaded with the config file). */
+  readonly auth: AuthService;
+  /** Re-reads the config file and applies what can change at runtime (auth, accessControl, ratelimit). */
+  reloadConfig(): Promise<void>;
   /** Runs one garbage-collection pass now (what the schedule runs). */
   gc(overrides?: Partial<GcSettings>): Promise<GcReport>;
   /** Stops accepting, drains in-flight requests (bounded), closes the index. */
@@ -85,16 +93,25 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     }),
     log,
   );
+  const auth = await AuthService.create(config.http, {
+    log,
+    apiKeyStore: new JsonFileApiKeyStore(stateFilePath(config.storage.rootDirectory, 'apikeys.json')),
+  });
+  const guard = new Guard({ auth, storage, log: log.child({ module: 'auth' }), ...(audit ? { audit } : {}) });
   const health: Health = { started: true, ready: false };
   // Extension routes first: they are specific paths the API's name patterns must not shadow.
+  // Extension routes get the API's access rules: a repository route needs the action its
+  // method implies on that repository, any other route an authenticated caller.
   const routes = [
-    ...extensions.routes(),
+    ...extensions.routes().map((r) => ({ ...r, handler: guard.wrap(r.handler, r.pattern.source.includes('(?<name>') ? { kind: 'repository' } : { kind: 'authenticated' }) })),
+    ...authRoutes(auth, guard),
     ...apiRoutes({
       storage,
       log: log.child({ module: 'api' }),
       health,
       extensions: () => extensions.discover(),
       ...(extensions.hooks ? { lookup: extensions.hooks } : {}),
+      guard,
     }),
   ];
   const serverOpts: ServerOptions = {
@@ -118,16 +135,37 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   const server = await startServer(serverOpts);
   health.ready = true;
   scheduler.start();
-  if (server.engine === 'node') {
-    log.warn({ node: process.versions.node, abi: process.versions.modules, arch: process.arch }, 'HTTP engine: node:http FALLBACK (no uWebSockets.js binary for this platform/Node ABI); slower, but complete');
+  if (server.fallbackReason) {
+    log.warn({ reason: server.fallbackReason }, `HTTP engine: node:http CHOSEN INSTEAD OF uWS because ${server.fallbackReason}`);
+  } else if (server.engine === 'node' && server.fallbackReason) {
+    log.warn({ reason: server.fallbackReason, node: process.versions.node, abi: process.versions.modules, arch: process.arch }, `HTTP engine: node:http instead of uWebSockets.js (${server.fallbackReason})`);
   }
   log.info(
     { engine: server.engine, address: config.http.address, port: server.port, root: config.storage.rootDirectory, ms: Math.round(performance.now() - started) },
     'skiff is serving',
   );
 
+  // zot §1.9: the config file is watched; http.auth, http.accessControl (and the rate
+  // limits) apply to the next request, without a restart or a dropped connection. A
+  // broken file is logged and the running settings stay.
+  const reloadLog = log.child({ module: 'config' });
+  const reloadConfig = async (): Promise<void> => {
+    const next = await loadConfig(loaded.source);
+    await auth.reload(next.config.http);
+    reloadLog.info({ config: loaded.source }, 'config reloaded: http.auth, http.accessControl and http.ratelimit applied');
+  };
+  let configWatch: FileWatch | undefined;
+  // Sources like `<embedded default>` or `<test>` are not files.
+  if (!loaded.source.startsWith('<')) {
+    configWatch = watchFiles([loaded.source], () => {
+      reloadConfig().catch((err: unknown) => reloadLog.error({ config: loaded.source, err: (err as Error).message }, 'config reload failed; keeping the running settings'));
+    });
+  }
+
   let closing: Promise<void> | undefined;
   return {
+    auth,
+    reloadConfig,
     server,
     storage,
     log,
@@ -137,7 +175,9 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     close(graceMs = 10_000) {
       closing ??= (async () => {
         health.ready = false;
+        configWatch?.close();
         await server.close(graceMs);
+        await auth.close();
         await scheduler.stop();
         await extensions.close();
         await storage.close();

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { RequestContext } from '../http/types.ts';
+import { redactCredentials } from '../auth/index.ts';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -20,9 +21,10 @@ export function requestLogger(log: Logger, audit: Logger | undefined) {
       bytesOut: info.bytesSent,
       aborted: info.aborted || undefined,
       client: ctx.remoteAddress,
+      user: ctx.identity?.name,
     };
     if (info.status >= 500 || info.aborted) log.warn(entry, 'request');
     else if (log.isLevelEnabled('debug')) log.debug(entry, 'request');
-    if (audit && !READ_METHODS.has(ctx.method)) audit.info({ ...entry, query: ctx.rawQuery || undefined }, 'audit');
+    if (audit && !READ_METHODS.has(ctx.method)) audit.info({ ...entry, groups: ctx.identity?.groups, query: ctx.rawQuery ? redactCredentials(ctx.rawQuery) : undefined }, 'audit');
   };
 }

@@ -2,6 +2,8 @@ import { serveCommand } from './serve.ts';
 import { verifyCommand } from './verify.ts';
 import { gcCommand } from './gc.ts';
 import { scrubCommand } from './scrub.ts';
+import { exportCommand } from './export.ts';
+import { importCommand } from './import.ts';
 import { UsageError } from './offline.ts';
 
 const USAGE = `skiff: a zot-compatible OCI registry for the edge
@@ -12,6 +14,11 @@ Usage:
   skiff gc <config> [--dry-run]
                            one garbage-collection pass (server stopped)
   skiff scrub <config>     re-hash every image and report ok/affected (server stopped)
+  skiff export <config> <repo[:tag]>... <dir|file.tar>
+                           write images with their referrers to an OCI layout (air gap)
+  skiff import <config> <dir|file.tar> [--repo <name>]
+                           load an OCI layout or archive (server stopped); ref names
+                           "repo:tag" pick the repository, or --repo names it
   skiff --version          print the version
 
 Config files use zot's keys, as JSON or YAML. SKIFF_* environment variables override
@@ -24,6 +31,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   verify: verifyCommand,
   gc: gcCommand,
   scrub: scrubCommand,
+  export: exportCommand,
+  import: importCommand,
 };
 
 export const VERSION = '0.1.0';

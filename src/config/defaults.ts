@@ -90,6 +90,11 @@ export const DEFAULTS = {
       syncTimeout: 3 * HOUR,
       /** regclient's per-host in-flight request cap, which zot inherits. */
       reqConcurrent: 3,
+      /**
+       * skiff only (`upstreamTimeout`): how long a request for an image held locally waits on
+       * its upstream before the local copy is served (offline first).
+       */
+      upstreamTimeout: 5_000,
     },
     metrics: {
       path: '/metrics',

@@ -128,6 +128,7 @@ function normalizeRegistry(t: Tree): SyncRegistryConfig {
     preserveDigest: bool(t, 'preserveDigest', false),
     syncTimeout: num(t, 'syncTimeout', 0) || D.sync.syncTimeout, // zot: 0 means the default
     reqConcurrent: num(t, 'reqConcurrent', 0) || D.sync.reqConcurrent,
+    upstreamTimeout: num(t, 'upstreamTimeout', 0) || D.sync.upstreamTimeout, // skiff only
   };
   const target = reg as unknown as Record<string, unknown>;
   for (const key of OPTIONAL_REGISTRY_KEYS) if (t[key] !== undefined) target[key] = structuredClone(t[key]);

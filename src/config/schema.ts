@@ -198,6 +198,8 @@ const syncRegistry = obj({
   reqPerSec: num,
   disableHTTP2: bool,
   maxIdleConnsPerHost: uint,
+  /** skiff only: wait on an upstream this long before serving a cached copy (offline first). */
+  upstreamTimeout: dur,
 });
 
 const extensions = obj({

@@ -66,6 +66,12 @@ export interface SyncRegistryConfig {
   manifestCheckInterval?: DurationMs;
   /** Overall HTTP timeout for sync operations (ms). */
   syncTimeout: DurationMs;
+  /**
+   * skiff only (not a zot key): how long a manifest or referrers request for content held
+   * locally waits on this upstream before the local copy is served; an upstream that failed
+   * is then skipped (with backoff) so later requests are not delayed at all. Default 5 s.
+   */
+  upstreamTimeout: DurationMs;
   credentialHelper?: string;
   /** Passed through; decoded by the helper. */
   oauth2CredentialHelper?: Record<string, unknown>;

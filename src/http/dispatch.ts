@@ -8,7 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { RegistryError, toErrorResponse } from '../errors/index.ts';
 import { compileRoutes } from './router.ts';
-import type { Reply, RequestContext, Route, ServerHooks, StreamBody } from './types.ts';
+import type { PeerCertificate, Reply, RequestContext, Route, ServerHooks, StreamBody } from './types.ts';
 
 /** What an engine reads from its request object before the first await. */
 export interface CapturedRequest {
@@ -18,6 +18,8 @@ export interface CapturedRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly remoteAddress: string;
   readonly secure: boolean;
+  /** A verified client certificate (node:https with a CA only). */
+  readonly peerCertificate?: PeerCertificate;
 }
 
 /** Body access the engine provides to the context. */
@@ -68,6 +70,7 @@ export function createContext(req: CapturedRequest, id: string, signal: AbortSig
     id,
     signal,
     secure: req.secure,
+    ...(req.peerCertificate ? { peerCertificate: req.peerCertificate } : {}),
     params: {},
     body: () => source.body(),
     bodyBytesReceived: () => source.received(),

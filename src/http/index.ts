@@ -5,6 +5,7 @@
 export type {
   Handler,
   HttpServer,
+  PeerCertificate,
   Reply,
   RequestContext,
   Route,

@@ -9,6 +9,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { peerCertificateOf } from './peer-cert.ts';
 import type { HttpServer, ServerOptions } from './types.ts';
 import { readTlsMaterial } from '../platform/tls.ts';
 import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
@@ -142,6 +144,7 @@ function capture(req: IncomingMessage, secure: boolean): CapturedRequest {
   }
   const q = url.indexOf('?');
   const remote = req.socket.remoteAddress ?? '';
+  const peerCertificate = secure ? peerCertificateOf(req.socket as TLSSocket) : undefined;
   return {
     method: (req.method ?? 'GET').toUpperCase(),
     path: q < 0 ? url : url.slice(0, q),
@@ -150,6 +153,7 @@ function capture(req: IncomingMessage, secure: boolean): CapturedRequest {
     // uWS reports IPv4 peers as dotted quads; match it.
     remoteAddress: remote.startsWith('::ffff:') ? remote.slice(7) : remote,
     secure,
+    ...(peerCertificate ? { peerCertificate } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * Engine selection and startup: uWS when its binary loads, node:http
- * otherwise (or when forced by `ServerOptions.engine` / SKIFF_HTTP_ENGINE).
+ * Engine selection and startup: uWS for TLS listeners when its binary loads;
+ * node:http for plain HTTP, without a uWS binary, with client certificates, or
+ * when forced (`ServerOptions.engine` / SKIFF_HTTP_ENGINE).
  * The returned server names its engine so the app can log it loudly: a silent
  * fallback to a slower engine would be invisible until the first big push.
  */
@@ -15,11 +16,18 @@ import { startUwsServer } from './uws.ts';
  */
 export async function startServer(opts: ServerOptions): Promise<HttpServer> {
   let choice = chooseHttpEngine(opts.engine);
+  if (choice.engine === 'uws' && !choice.forcedBy && !opts.tls) {
+    // Measured (LIMITS.md §2): on a plain-HTTP port uWS never answers a TLS ClientHello,
+    // so skopeo, podman and Docker, which try HTTPS first for an insecure registry, stall
+    // 10 s on every command. node:http answers at once, as zot does. TLS listeners, where
+    // clients speak HTTPS directly, keep uWS; SKIFF_HTTP_ENGINE=uws forces it anyway.
+    choice = { engine: 'node', fallbackReason: 'plain HTTP: node:http answers HTTPS probes at once (uWS stalls them 10 s); SKIFF_HTTP_ENGINE=uws forces uWS' };
+  }
   if (choice.engine === 'uws' && opts.tls?.cacert) {
-    // Measured: uWS given ca_file_name verifies a client certificate only if
-    // one is offered and lets certificate-less clients in, and it cannot show
-    // the certificate to handlers. A CA is configured to require client
-    // certificates (zot's mTLS), so fail closed: node:https enforces it.
+    // Measured: uWS given ca_file_name lets clients without a certificate
+    // in, and it cannot show a certificate to handlers. A CA is configured to
+    // require client certificates (zot's mTLS), so fail closed: node:https
+    // enforces it.
     if (choice.forcedBy) throw new Error('http.tls.cacert (client certificates) is not supported by the uWS engine; use SKIFF_HTTP_ENGINE=node');
     choice = { engine: 'node', fallbackReason: 'http.tls.cacert is set: client certificates are enforced by node:https only' };
   }

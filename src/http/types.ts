@@ -23,6 +23,14 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** True when the connection is TLS. */
   readonly secure: boolean;
+  /**
+   * The client certificate of an mTLS connection, verified against `http.tls.cacert`.
+   * Set by the node engine only: uWS.js (v20.30) has no API to read a peer certificate,
+   * so the server runs node:https whenever a CA is configured.
+   */
+  readonly peerCertificate?: PeerCertificate;
+  /** Who made the request, once authenticated (set by api/guard.ts; read by the audit log). */
+  identity?: { name: string; groups: readonly string[] };
   /** Named captures of the matched route (percent-decoded is NOT applied). */
   params: Record<string, string>;
   /**
@@ -34,6 +42,17 @@ export interface RequestContext {
   body(): AsyncIterable<Buffer>;
   /** Bytes of body received so far (for logging/metrics). */
   bodyBytesReceived(): number;
+}
+
+/** A verified client certificate's identity fields (no engine type leaks through). */
+export interface PeerCertificate {
+  /** Subject attributes, e.g. `{CN: 'alice', O: 'acme'}`. */
+  readonly subject: Readonly<Record<string, string>>;
+  /** The subject as text, e.g. `CN=alice,O=acme`. */
+  readonly subjectText: string;
+  readonly dnsNames: readonly string[];
+  readonly emails: readonly string[];
+  readonly uris: readonly string[];
 }
 
 /** A streamed response body with a known total length. */

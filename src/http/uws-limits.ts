@@ -10,8 +10,8 @@
  *   our request handler with the full headers, THEN closes the socket without
  *   any HTTP response: no 400, no 413. The client sees EOF, or ECONNRESET
  *   when unread body bytes make the kernel send RST.
- * - The same silent close happens for a request carrying both
- *   `Transfer-Encoding` and `Content-Length` (request-smuggling guard).
+ * - A request carrying both `Transfer-Encoding` and `Content-Length` is
+ *   closed silently too, but before our handler runs: nothing to answer.
  * - `Transfer-Encoding: chunked` bodies have no total-size limit.
  *
  * Because the handler runs before the close, we can still answer. Whatever

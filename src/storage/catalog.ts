@@ -6,24 +6,9 @@ import type { Catalog } from './types.ts';
 export class CatalogService implements Catalog {
   constructor(private readonly index: RegistryIndex) {}
 
-  /**
-   * Repositories with at least one manifest: a repository that only ever received an
-   * upload session is a directory, not yet something a client can pull.
-   */
+  /** Every repository, as zot lists them: once created, until GC removes it empty. */
   repositories(n?: number, last?: string): Page {
-    const items: string[] = [];
-    let cursor = last;
-    const limit = n ?? Infinity;
-    for (;;) {
-      const page = this.index.listRepos(256, cursor);
-      for (const repo of page.items) {
-        if (!this.hasRepo(repo)) continue;
-        if (items.length >= limit) return { items, more: true };
-        items.push(repo);
-      }
-      if (!page.more) return { items, more: false };
-      cursor = page.items[page.items.length - 1];
-    }
+    return this.index.listRepos(n, last);
   }
 
   tags(repo: string, n?: number, last?: string): Page {
@@ -41,6 +26,6 @@ export class CatalogService implements Catalog {
   }
 
   hasRepo(repo: string): boolean {
-    return this.index.repo(repo) !== undefined && !this.index.manifestDigests(repo).next().done;
+    return this.index.repo(repo) !== undefined;
   }
 }

@@ -24,5 +24,8 @@ export class RepoGuard {
       }
     }
     await this.layout.repos.ensure(repo);
+    // A repository exists from its first write on, as in zot (its directory is the test):
+    // listed in the catalog, with an empty tag list until something is tagged.
+    await this.index.write.apply(repo, { fingerprint: await this.layout.repos.fingerprint(repo) });
   }
 }

@@ -1,6 +1,6 @@
 /**
- * When each blob of each repository was last vouched for by a client: uploaded,
- * mounted, or found by a HEAD (the step before a client skips an upload and references
+ * When each blob (and upload session, keyed `upload:<id>`) of each repository was last
+ * vouched for by a client: uploaded, written to, mounted, or found by a HEAD (the step before a client skips an upload and references
  * the blob in its next manifest). Garbage collection spares blobs touched since
  * `sweepStart - gcDelay`, so a push racing a sweep never loses a layer it was told exists,
  * even with `gcDelay: 0`. In memory: after a restart, file mtimes carry the same meaning.

@@ -71,7 +71,7 @@ export interface Catalog {
   tags(repo: string, n?: number, last?: string): Page;
   /** Descriptors of manifests whose subject is `digest`, optionally by artifactType. */
   referrers(repo: string, digest: string, artifactType?: string): Descriptor[];
-  /** True when the repository exists (has been pushed to). */
+  /** True when the repository exists (was written to and not yet removed by GC). */
   hasRepo(repo: string): boolean;
 }
 

@@ -36,15 +36,22 @@ export class UploadService implements UploadStore {
 
   async start(repo: string): Promise<UploadState> {
     this.space.check();
-    await this.locks.run(repo, () => this.repos.ensure(repo));
     const id = randomUUID();
-    await this.layout.uploads.create(repo, id);
+    // Both under the repository lock: a GC sweep removing an empty repository must see
+    // either no session (and go first) or this session (and keep the repository).
+    await this.locks.run(repo, async () => {
+      await this.repos.ensure(repo);
+      this.touches.touch(repo, `upload:${id}`);
+      await this.layout.uploads.create(repo, id);
+    });
     this.remember(id, new StreamingHasher('sha256'));
     return { id, offset: 0 };
   }
 
   async status(repo: string, id: string): Promise<UploadState> {
-    return { id, offset: await this.size(repo, id) };
+    // Behind the session lock: an append still draining (or being aborted) would report an
+    // offset that is still moving, and the client's resume would then be refused.
+    return this.locks.run(`upload:${id}`, async () => ({ id, offset: await this.size(repo, id) }));
   }
 
   async append(repo: string, id: string, body: AsyncIterable<Buffer>, opts: { range?: { start: number; end: number }; length?: number }): Promise<UploadState> {
@@ -73,6 +80,7 @@ export class UploadService implements UploadStore {
     const want = parseDigest(digest);
     return this.locks.run(`upload:${id}`, async () => {
       await this.size(repo, id);
+      this.touches.touch(repo, `upload:${id}`);
       if (body) {
         this.space.check(length ?? 0);
         const written = await this.write(repo, id, body, length);
@@ -138,6 +146,8 @@ export class UploadService implements UploadStore {
 
   /** Appends to the file; on any failure the running hash is dropped (rebuilt from disk later). */
   private async write(repo: string, id: string, body: AsyncIterable<Buffer>, limit?: number): Promise<number> {
+    // A session being written to is alive, whatever its age: GC spares touched sessions.
+    this.touches.touch(repo, `upload:${id}`);
     const hasher = this.hashes.get(id) ?? null;
     try {
       return await this.layout.uploads.append(repo, id, body, hasher, limit);

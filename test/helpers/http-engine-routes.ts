@@ -58,7 +58,7 @@ export function routes(p: Probe, opts: { reuseDownloadBuffer?: boolean } = {}): 
       methods: ['GET', 'POST'],
       pattern: /^\/ctx(?:\/.*)?$/,
       handler: (ctx: RequestContext) =>
-        json({ method: ctx.method, path: ctx.path, rawQuery: ctx.rawQuery, tags: ctx.query.getAll('tag'), n: ctx.query.get('n'), dup: ctx.headers['x-dup'], remote: ctx.remoteAddress, secure: ctx.secure, id: ctx.id }),
+        json({ method: ctx.method, path: ctx.path, rawQuery: ctx.rawQuery, tags: ctx.query.getAll('tag'), n: ctx.query.get('n'), dup: ctx.headers['x-dup'], remote: ctx.remoteAddress, secure: ctx.secure, id: ctx.id, peer: ctx.peerCertificate }),
     },
     { name: 'registry-error', methods: ['GET'], pattern: /^\/fail\/registry$/, handler: () => { throw new RegistryError('BLOB_UNKNOWN', 'no such blob', { detail: { digest: DIGEST } }); } },
     { name: 'crash', methods: ['GET'], pattern: /^\/fail\/crash$/, handler: () => { throw new Error('kaboom: secret internals'); } },

@@ -20,6 +20,8 @@ export interface RequestOptions {
   body?: Buffer | string;
   agent?: http.Agent | false;
   tls?: boolean;
+  /** PEM client certificate and key to present over TLS. */
+  clientCert?: { cert: Buffer; key: Buffer };
 }
 
 /** One request with node's http client; the whole body is collected. */
@@ -34,7 +36,7 @@ export function request(port: number, path: string, opts: RequestOptions = {}): 
         method: opts.method ?? 'GET',
         headers: opts.headers,
         agent: opts.agent,
-        ...(opts.tls ? { rejectUnauthorized: false } : {}),
+        ...(opts.tls ? { rejectUnauthorized: false, ...(opts.clientCert ?? {}) } : {}),
       },
       (res) => {
         const parts: Buffer[] = [];

@@ -60,16 +60,32 @@ async function buildLocked(): Promise<void> {
 }
 
 /**
- * Every started child and work dir, so a test that forgets dispose() (or dies on an
- * assertion before its after hook) leaves neither a running registry nor a temp dir.
+ * Every work dir and its child, so a test that forgets dispose() (or dies on an assertion
+ * before its after hook) leaves neither a running registry nor a temp dir behind. A work
+ * dir whose registry died on its own is kept (`keep`): its log is the evidence.
  */
-const live = new Map<string, ChildProcess | undefined>();
+const live = new Map<string, { child?: ChildProcess; keep: boolean }>();
+const keepAll = () => process.env.SKIFF_E2E_KEEP === '1';
 process.once('exit', () => {
-  for (const [work, child] of live) {
+  for (const [work, { child, keep }] of live) {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (process.env.SKIFF_E2E_KEEP !== '1') rmSync(work, { recursive: true, force: true });
+    if (!keep && !keepAll()) rmSync(work, { recursive: true, force: true });
   }
 });
+
+/** Says loudly, on the test's stderr, when a registry exits without being asked to. */
+function watchUnexpectedExit(child: ChildProcess, entry: { keep: boolean }, port: number, logFile: string, expected: () => boolean): void {
+  child.once('exit', (code, signal) => {
+    if (expected()) return;
+    entry.keep = true;
+    void readFile(logFile, 'utf8')
+      .catch(() => '')
+      .then((log) => {
+        const tail = log.split('\n').slice(-40).join('\n');
+        process.stderr.write(`\n[e2e] skiff on 127.0.0.1:${port} (pid ${child.pid}) exited unexpectedly: code ${code}, signal ${signal}. Log kept at ${logFile}:\n${tail}\n`);
+      });
+  });
+}
 
 let built: Promise<void> | undefined;
 /** Ensures the bundle is fresh; runs at most once per test process. */
@@ -119,6 +135,8 @@ export interface StartOptions {
   /** Merged into the zot-style config, one level deep (`{http: {...}}` extends http). */
   config?: Record<string, unknown>;
   readyTimeoutMs?: number;
+  /** Another bundle to run (e.g. dist/skiff-minimal.mjs); it is not rebuilt here. */
+  bundle?: string;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -167,16 +185,22 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
   await writeFile(configFile, JSON.stringify(config, null, 2));
   const logFile = join(work, `skiff-${port}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [DIST, 'serve', configFile], { cwd: work, env: childEnv(opts.engine), stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [opts.bundle ?? DIST, 'serve', configFile], { cwd: work, env: childEnv(opts.engine), stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  live.set(work, child);
+  const entry = live.get(work) ?? { keep: false };
+  entry.child = child;
+  live.set(work, entry);
+  let asked = false;
+  watchUnexpectedExit(child, entry, port, logFile, () => asked);
   const url = `http://127.0.0.1:${port}`;
   const kill = async () => {
+    asked = true;
     child.kill('SIGKILL');
     await exited(child);
   };
   const stop = async (graceMs = 10_000) => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    asked = true;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited(child);
@@ -186,6 +210,7 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
   try {
     await waitReady(url, child, opts.readyTimeoutMs ?? 15_000);
   } catch (err) {
+    entry.keep = false; // reported through the thrown error instead
     await kill();
     const log = await readFile(logFile, 'utf8').catch(() => '');
     throw Object.assign(new Error(`${(err as Error).message}\n--- ${logFile} ---\n${log}`), { log });
@@ -201,7 +226,8 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
     logs: () => readFile(logFile, 'utf8'),
     async dispose() {
       await stop(5000);
-      if (process.env.SKIFF_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+      if (entry.keep || keepAll()) return;
+      await rm(work, { recursive: true, force: true });
       live.delete(work);
     },
   };
@@ -213,9 +239,9 @@ async function startOnce(work: string, root: string, opts: StartOptions): Promis
  * port can be taken between probing and binding).
  */
 export async function startSkiff(opts: StartOptions = {}): Promise<SkiffProcess> {
-  await ensureBuilt();
+  if (!opts.bundle) await ensureBuilt();
   const work = await mkdtemp(join(tmpdir(), 'skiff-e2e-'));
-  live.set(work, undefined);
+  live.set(work, { keep: false });
   const root = opts.root ?? join(work, 'root');
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -1,6 +1,7 @@
 import { loadConfigObject } from '../../src/config/index.ts';
 import { startRegistry, type Registry } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
+import { resolve } from 'node:path';
 import { tempDir } from './tmp.ts';
 
 /** A registry running in this process on a free loopback port, over a fresh root. */
@@ -11,8 +12,26 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-/** Starts skiff in-process. `config` is merged into a zot-style file config. */
+/**
+ * Starts skiff in-process. `config` is merged into a zot-style file config.
+ * With SKIFF_TEST_BUNDLE=<path to a built bundle> the registry runs as a child process of
+ * that bundle instead (CI runs the core API tests against the minimal build this way);
+ * `registry` (the in-process handle) is unavailable then.
+ */
 export async function startTestRegistry(opts: { engine?: 'uws' | 'node'; config?: Record<string, unknown>; root?: string } = {}): Promise<TestRegistry> {
+  const bundle = process.env.SKIFF_TEST_BUNDLE;
+  if (bundle) {
+    const { startSkiff } = await import('./process.ts');
+    const child = await startSkiff({ bundle: resolve(bundle), ...opts, config: { log: { level: 'error' }, ...opts.config } });
+    return {
+      url: child.url,
+      root: child.root,
+      get registry(): Registry {
+        throw new Error('no in-process registry: SKIFF_TEST_BUNDLE runs a child process');
+      },
+      stop: () => child.dispose(),
+    };
+  }
   const tmp = opts.root ? null : await tempDir('skiff-reg-');
   const root = opts.root ?? tmp!.dir;
   const base: Record<string, unknown> = {

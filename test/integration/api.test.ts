@@ -100,8 +100,10 @@ for (const engine of await engines()) {
       assert.deepEqual(await r.json(), { repositories: ['app/zz'] });
       r = await c.req('GET', '/v2/_catalog?n=1');
       const cat = (await r.json()) as { repositories: string[] };
-      assert.deepEqual(cat.repositories, ['app/web'], 'upload-only repositories are not listed');
+      assert.deepEqual(cat.repositories, ['app/web']);
       assert.equal(r.headers.get('link'), '</v2/_catalog?n=1&last=app%2Fweb>; rel="next"');
+      r = await c.req('GET', '/v2/_catalog');
+      assert.ok(((await r.json()) as { repositories: string[] }).repositories.includes('up/load'), 'a repository exists from its first write, as in zot');
       const index = JSON.parse(await readFile(join(reg.root, 'app/web/index.json'), 'utf8'));
       assert.deepEqual(index.manifests.map((d: { annotations?: Record<string, string> }) => d.annotations?.['org.opencontainers.image.ref.name']).sort(), ['latest', 'v1', 'v2', 'v3']);
     });
@@ -160,6 +162,11 @@ for (const engine of await engines()) {
       r = await c.req('DELETE', `/v2/del/me/blobs/${layer.digest}`);
       assert.equal(r.status, 202);
       assert.equal((await c.req('HEAD', `/v2/del/me/blobs/${layer.digest}`)).status, 404);
+      // zot keeps the emptied repository: an empty tag list, MANIFEST_UNKNOWN for the old tag.
+      r = await c.req('GET', '/v2/del/me/tags/list');
+      assert.deepEqual(await r.json(), { name: 'del/me', tags: [] });
+      r = await c.req('GET', '/v2/del/me/manifests/v1');
+      assert.deepEqual(await Client.codes(r), ['MANIFEST_UNKNOWN']);
     });
 
     test('bad input gets the spec error envelope, never a 500', async () => {

@@ -22,10 +22,12 @@ async function push(c: Client, repo: string, tag: string, layers: Blob[], extra:
   return { cfg, m };
 }
 
-test('gc with gcDelay 0 frees exactly the unreachable blobs; stale uploads and empty repositories go', async () => {
+test('gc with gcDelay 0 frees exactly the unreachable blobs; stale uploads and empty repositories go', async (t) => {
   const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
   const audit = join(dir, 'audit.log');
   const reg = await startTestRegistry({ config: { ...GC_NOW, log: { level: 'error', audit } } });
+  t.after(() => reg.stop());
   const c = new Client(reg.url);
   const shared = blob(5000);
   const onlyA = blob(6000);
@@ -53,15 +55,15 @@ test('gc with gcDelay 0 frees exactly the unreachable blobs; stale uploads and e
   const r2 = await reg.registry.gc();
   assert.equal(r2.reposRemoved, 1);
   assert.deepEqual(await readdir(join(reg.root, 'gc')).catch(() => []), []);
-  await reg.stop();
+  await reg.registry.close();
   const lines = (await readFile(audit, 'utf8')).trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.action === 'gc');
   assert.ok(lines.some((l) => l.kind === 'blob' && l.digest === onlyA.digest));
   assert.ok(lines.some((l) => l.kind === 'repository'));
-  await cleanup();
 });
 
-test('gc spares blobs young enough (gcDelay) and anything a dry run looks at', async () => {
+test('gc spares blobs young enough (gcDelay) and anything a dry run looks at', async (t) => {
   const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
   const config = { storage: { gc: true, gcDelay: '1h', gcInterval: '24h' } };
   let reg = await startTestRegistry({ root: dir, config });
   let c = new Client(reg.url);
@@ -74,18 +76,18 @@ test('gc spares blobs young enough (gcDelay) and anything a dry run looks at', a
   const past = new Date(Date.now() - 2 * 3600_000);
   await utimes(join(dir, 'young/repo/blobs/sha256', old.digest.slice(7)), past, past);
   reg = await startTestRegistry({ root: dir, config });
+  t.after(() => reg.registry.close());
   c = new Client(reg.url);
   const dry = await reg.registry.gc({ dryRun: true });
   assert.equal(dry.blobs, 1);
   assert.equal((await blobFiles(dir, 'young/repo')).length, 2, 'dry run deletes nothing');
   await reg.registry.gc();
   assert.deepEqual(await blobFiles(dir, 'young/repo'), [orphan.digest]);
-  await reg.registry.close();
-  await cleanup();
 });
 
-test('a push of the same layer racing a sweep always survives', async () => {
+test('a push of the same layer racing a sweep always survives', async (t) => {
   const reg = await startTestRegistry({ config: GC_NOW });
+  t.after(() => reg.stop());
   const c = new Client(reg.url);
   const layer = blob(20_000);
   for (let round = 0; round < 8; round++) {
@@ -95,25 +97,25 @@ test('a push of the same layer racing a sweep always survives', async () => {
     await sleep(round % 4);
     // What a client does: HEAD the layer, upload it only if missing, then push the manifest.
     const head = await c.req('HEAD', `/v2/race/gc/blobs/${layer.digest}`);
-    if (head.status !== 200) await c.pushBlob('race/gc', layer);
+    if (head.status !== 200) assert.equal((await c.pushBlob('race/gc', layer)).status, 201, `round ${round}: layer re-upload`);
     const cfg = imageConfig();
-    await c.pushBlob('race/gc', cfg);
+    assert.equal((await c.pushBlob('race/gc', cfg)).status, 201, `round ${round}: config upload`);
     const r = await c.pushManifest('race/gc', 'new', imageManifest(cfg, [layer], { annotations: { round: String(round) } }));
-    assert.equal(r.status, 201, `round ${round}: manifest push after a racing sweep`);
+    assert.equal(r.status, 201, `round ${round}: manifest push after a racing sweep: ${r.status === 201 ? '' : await r.text()}`);
     await sweeping;
     assert.equal((await c.req('HEAD', `/v2/race/gc/blobs/${layer.digest}`)).status, 200, `round ${round}: layer survives`);
     await c.req('DELETE', '/v2/race/gc/manifests/new');
   }
-  await reg.stop();
 });
 
-test('retention: keepTags patterns and mostRecentlyPushedCount; referrers without subject only with deleteReferrers', async () => {
+test('retention: keepTags patterns and mostRecentlyPushedCount; referrers without subject only with deleteReferrers', async (t) => {
   const retention = {
     policies: [
       { repositories: ['keep/**'], deleteReferrers: true, keepTags: [{ patterns: ['^v.*'], mostRecentlyPushedCount: 2 }, { patterns: ['^stable$'] }] },
     ],
   };
   const reg = await startTestRegistry({ config: { storage: { gc: true, gcDelay: '0s', gcInterval: '24h', retention } } });
+  t.after(() => reg.stop());
   const c = new Client(reg.url);
   for (const tag of ['v1', 'v2', 'v3', 'stable', 'dev']) {
     await push(c, 'keep/app', tag, [blob(50)]);
@@ -131,5 +133,4 @@ test('retention: keepTags patterns and mostRecentlyPushedCount; referrers withou
   assert.deepEqual(tags.tags, ['stable', 'v2', 'v3']);
   assert.equal((await c.req('GET', `/v2/keep/app/manifests/${sig.digest}`)).status, 404, 'referrer of a deleted subject is gone');
   assert.equal((await c.req('GET', '/v2/other/app/manifests/dev')).status, 200);
-  await reg.stop();
 });

@@ -10,6 +10,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { startServer, type HttpServer } from '../../src/http/index.ts';
 import { chooseHttpEngine, loadUws } from '../../src/platform/native.ts';
 import { request, errorCodes, RawConnection, sleep } from '../helpers/http-wire.ts';
@@ -349,13 +350,19 @@ describe('engine selection', () => {
     assert.equal(chooseHttpEngine(undefined, { SKIFF_HTTP_ENGINE: 'node' }).engine, 'node');
   });
 
-  it('with tls.cacert, runs node:https, which requires client certificates', async () => {
+  it('with tls.cacert, runs node:https, which requires client certificates and shows them to handlers', async () => {
     const tlsOpts = { cert: fixture('cert.pem'), key: fixture('key.pem'), cacert: fixture('cert.pem') };
     const s = await startServer({ address: '127.0.0.1', port: 0, routes: routes(new Probe()), tls: tlsOpts });
     try {
       assert.equal(s.engine, 'node');
       if (uwsAvailable) assert.match(s.fallbackReason ?? '', /cacert/);
       await assert.rejects(request(s.port, '/v2/', { tls: true, agent: false }), /certificate required|ECONNRESET|socket hang up/);
+      // The fixture is self-signed, so it is its own CA: a valid client certificate here.
+      const clientCert = { cert: readFileSync(fixture('cert.pem')), key: readFileSync(fixture('key.pem')) };
+      const r = await request(s.port, '/ctx', { tls: true, agent: false, clientCert });
+      assert.equal(r.status, 200);
+      const peer = JSON.parse(r.body.toString()).peer;
+      assert.deepEqual(peer, { subject: { CN: 'localhost' }, subjectText: 'CN=localhost', dnsNames: ['localhost'], emails: [], uris: [] });
     } finally {
       await s.close(100);
     }

@@ -440,9 +440,6 @@ describe('unsupported features', () => {
     assert.deepEqual(unsupported, [
       'storage.fastRestart',
       'http.readTimeout',
-      'http.auth',
-      'http.ratelimit',
-      'extensions.sync',
       'extensions.metrics',
       'scheduler',
     ]);
@@ -464,9 +461,11 @@ describe('unsupported features', () => {
 
   it('the feature table is the single source of truth', () => {
     assert.ok(SUPPORTED_FEATURES.includes('storage.rootDirectory'));
-    assert.ok(!SUPPORTED_FEATURES.includes('extensions.sync'));
+    assert.ok(SUPPORTED_FEATURES.includes('extensions.sync'));
+    assert.ok(!SUPPORTED_FEATURES.includes('extensions.search'));
     assert.equal(isFeatureSupported('http.tls.cert'), true);
-    assert.equal(isFeatureSupported('http.auth.ldap.address'), false);
+    assert.equal(isFeatureSupported('http.auth.ldap.address'), true);
+    assert.equal(isFeatureSupported('http.auth.bearer.oidc'), false);
     assert.equal(isFeatureSupported('not.in.table'), true);
     assert.equal(new Set(FEATURES.map((f) => f.key)).size, FEATURES.length, 'no duplicate entries');
   });
@@ -499,7 +498,7 @@ describe('shipped configs and zot compatibility', () => {
     assert.deepEqual(shipped.config, embedded.config);
   });
 
-  it('edge-cache.yaml serves 0.0.0.0:5000 with commit and reports sync as unsupported', async () => {
+  it('edge-cache.yaml serves 0.0.0.0:5000 with commit and on-demand sync', async () => {
     const { config, unsupported } = await loadConfig(join(ROOT, 'configs', 'edge-cache.yaml'), NO_ENV);
     assert.equal(config.http.address, '0.0.0.0');
     assert.equal(config.http.port, 5000);
@@ -507,7 +506,7 @@ describe('shipped configs and zot compatibility', () => {
     assert.equal(config.storage.dedupe, true);
     assert.equal(config.storage.gc, true);
     assert.equal(config.extensions?.sync?.registries[0]?.onDemand, true);
-    assert.deepEqual(unsupported, ['extensions.sync']);
+    assert.deepEqual(unsupported, []);
   });
 
   it('a zot example config loads', async () => {
@@ -528,7 +527,7 @@ describe('shipped configs and zot compatibility', () => {
     assert.deepEqual(config.http.accessControl?.adminPolicy?.actions, ['read', 'create', 'update', 'delete']);
     assert.equal(config.extensions?.search?.enable, true);
     assert.equal(config.extensions?.search?.cve?.updateInterval, 2 * HOUR);
-    assert.deepEqual(unsupported, ['http.auth', 'http.accessControl', 'extensions.search']);
+    assert.deepEqual(unsupported, ['extensions.search']);
   });
 
   it('zot\'s lower-case YAML spelling loads', async () => {

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRoutes } from '../../src/http/router.ts';
 import { toWireReply } from '../../src/http/dispatch.ts';
+import { parseSubjectAltName } from '../../src/http/peer-cert.ts';
 import type { Route } from '../../src/http/types.ts';
 
 const h = () => ({ status: 200 });
@@ -74,5 +75,17 @@ describe('http reply normalisation', () => {
 
   it('refuses header values that would split the response', () => {
     assert.throws(() => toWireReply('GET', { status: 200, headers: { Location: '/a\r\nSet-Cookie: x' } }, 'id'), /unsafe/);
+  });
+});
+
+describe('client certificate subjectAltName', () => {
+  it('splits entries and unquotes values with commas', () => {
+    assert.deepEqual(parseSubjectAltName('DNS:a.example, DNS:b.example, email:x@y.z, URI:spiffe://t/w, IP Address:10.0.0.1, DNS:"c,d"'), {
+      DNS: ['a.example', 'b.example', 'c,d'],
+      email: ['x@y.z'],
+      URI: ['spiffe://t/w'],
+      'IP Address': ['10.0.0.1'],
+    });
+    assert.deepEqual(parseSubjectAltName(''), {});
   });
 });

@@ -1,7 +1,7 @@
 // Cold start: process start to the first 200 on /v2/, on an empty root and on the manifest
 // store; then idle RSS once the server has settled. The store's files are in the page cache
 // (seeded moments before), so this times the process, not the disk.
-import { rssMiB } from '../proc.mjs';
+import { rssMiB, noteSpan } from '../proc.mjs';
 import { sleep } from '../harness.mjs';
 
 const count = (plan) => (plan.store.repos * plan.store.tagsPerRepo + plan.store.tagRepoTags).toLocaleString('en-US');
@@ -20,6 +20,7 @@ export default {
   },
   async measure(ctx, kind) {
     const settle = async (s) => {
+      noteSpan(s.pid, s.startSpan, 'start');
       await sleep(ctx.plan.coldSettleMs);
       return { startMs: s.startMs, rss: rssMiB(s.pid) };
     };

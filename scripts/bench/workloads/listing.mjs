@@ -1,5 +1,6 @@
 // Catalog (one page of plan.catalogN from 1,001 repositories) and the tag list of a repository
 // with plan.store.tagRepoTags tags, at plan.listConcurrency: requests/s, latency, server CPU.
+import { resetPeak, peakMiB } from '../proc.mjs';
 import { measureRate, generatorFor } from '../rate.mjs';
 import { TAG_REPO } from '../seed.mjs';
 
@@ -21,6 +22,7 @@ export default {
         { id: `${id}.cpu`, label: '  server CPU', unit: 'µs/req', better: 'lower' },
       );
     }
+    rows.push({ id: 'listing.peak', label: 'listing phase: server peak RSS', unit: 'MiB', better: 'lower' });
     return rows;
   },
   async prepare(ctx, kinds) {
@@ -36,11 +38,21 @@ export default {
     return ctx.withServer(kind, store.root, async (s) => {
       const out = {};
       const connections = plan.listConcurrency;
+      resetPeak(s.pid);
       for (const [, path] of targets) await measureRate(ctx, s, { path, connections, seconds: plan.warmSeconds });
       for (const [id, path] of targets) {
         const r = await measureRate(ctx, s, { path, connections, seconds: plan.rateSeconds });
-        Object.assign(out, { [`${id}.rps`]: r.rps, [`${id}.p50`]: r.p50Ms, [`${id}.p99`]: r.p99Ms, [`${id}.cpu`]: r.cpuUs, [`${id}.requests`]: r.requests, [`${id}.bytes`]: r.bytes });
+        Object.assign(out, {
+          [`${id}.rps`]: r.rps,
+          [`${id}.p50`]: r.p50Ms,
+          [`${id}.p99`]: r.p99Ms,
+          [`${id}.cpu`]: r.cpuUs,
+          // Not in the table: lets a reader check both servers sent the same page.
+          [`${id}.requests`]: r.requests,
+          [`${id}.bytes`]: r.bytes,
+        });
       }
+      out['listing.peak'] = peakMiB(s.pid);
       return out;
     });
   },

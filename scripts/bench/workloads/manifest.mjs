@@ -41,7 +41,13 @@ export default {
         for (const c of plan.concurrencies) {
           const r = await measureRate(ctx, s, { path, method, headers, connections: c, seconds: plan.rateSeconds });
           const id = `manifest.${method.toLowerCase()}.c${c}`;
-          Object.assign(out, { [`${id}.rps`]: r.rps, [`${id}.p50`]: r.p50Ms, [`${id}.p99`]: r.p99Ms, [`${id}.cpu`]: r.cpuUs, [`${id}.requests`]: r.requests });
+          Object.assign(out, {
+            [`${id}.rps`]: r.rps,
+            [`${id}.p50`]: r.p50Ms,
+            [`${id}.p99`]: r.p99Ms,
+            [`${id}.cpu`]: r.cpuUs,
+            [`${id}.requests`]: r.requests,
+          });
         }
       }
       out['manifest.peak'] = peakMiB(s.pid);

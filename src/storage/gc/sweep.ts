@@ -101,7 +101,7 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
     // One index transaction for the repository, not one commit per blob.
     if (removed.length > 0) await index.write.removeHolders(removed, repo);
     for (const u of await layout.listUploads(repo)) {
-      if (u.mtimeMs > cutoff) continue;
+      if (u.mtimeMs > cutoff || (touches.lastTouch(repo, `upload:${u.id}`) ?? 0) >= touchCutoff) continue;
       audit({ kind: 'upload', id: u.id, reason: 'stale' });
       out.uploads++;
       if (!settings.dryRun) await layout.uploads.remove(repo, u.id);
