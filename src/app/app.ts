@@ -9,9 +9,10 @@ import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 import { startServer } from '../http/index.ts';
 import type { HttpServer, ServerOptions } from '../http/types.ts';
 import { createLogger } from '../platform/logger.ts';
-import { collectGarbage, createStorage, scrub, stateFilePath, type GcReport, type GcSettings } from '../storage/index.ts';
+import { collectGarbage, scrub, stateFilePath, type GcReport, type GcSettings } from '../storage/index.ts';
 import type { Storage } from '../storage/index.ts';
 import { Scheduler } from './scheduler.ts';
+import { auditLogger, storageFromConfig } from './storage.ts';
 import { EXTENSIONS } from '../extensions/enabled.ts';
 import { startExtensions, type ExtensionHost } from '../extensions/host.ts';
 import { requestLogger } from './audit.ts';
@@ -48,18 +49,11 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   const { config } = loaded;
   const started = performance.now();
   const log = opts.log ?? createLogger({ level: config.log.level, ...(config.log.output ? { output: config.log.output } : {}) });
-  const audit = config.log.audit ? createLogger({ level: 'info', output: config.log.audit, base: { app: 'skiff', log: 'audit' } }) : undefined;
+  const audit = auditLogger(config);
   for (const w of loaded.warnings) log.warn({ config: loaded.source }, w);
   for (const key of loaded.unsupported) log.warn({ config: loaded.source, key }, `config key "${key}" is accepted but not supported by this build yet; it has no effect`);
 
-  const storage = createStorage({
-    rootDirectory: config.storage.rootDirectory,
-    dedupe: config.storage.dedupe,
-    commit: config.storage.commit,
-    maxRepos: config.storage.maxRepos,
-    minFreeSpace: config.storage.minFreeSpace,
-    log,
-  });
+  const storage = storageFromConfig(config, log);
   await storage.ready();
 
   const scheduler = new Scheduler(log.child({ module: 'scheduler' }));

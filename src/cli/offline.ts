@@ -1,6 +1,6 @@
 import { isConfigError, loadConfig, type LoadedConfig } from '../config/index.ts';
 import { createLogger } from '../platform/logger.ts';
-import { createStorage } from '../storage/index.ts';
+import { auditLogger, storageFromConfig } from '../app/storage.ts';
 
 /**
  * Opens the store of a config for an offline command (gc, scrub). Refuses when a
@@ -22,15 +22,8 @@ export async function openOffline(args: string[], command: string) {
     throw new UsageError(`skiff ${command}: a registry is serving on ${config.http.address}:${config.http.port}; stop it first (its own scheduled ${command} runs inside it)`);
   }
   const log = createLogger({ level: config.log.level === 'debug' || config.log.level === 'trace' ? config.log.level : 'warn' });
-  const audit = config.log.audit ? createLogger({ level: 'info', output: config.log.audit, base: { app: 'skiff', log: 'audit' } }) : undefined;
-  const storage = createStorage({
-    rootDirectory: config.storage.rootDirectory,
-    dedupe: config.storage.dedupe,
-    commit: config.storage.commit,
-    maxRepos: config.storage.maxRepos,
-    minFreeSpace: config.storage.minFreeSpace,
-    log,
-  });
+  const audit = auditLogger(config);
+  const storage = storageFromConfig(config, log);
   await storage.ready();
   return { config, storage, log, audit };
 }
