@@ -48,7 +48,8 @@ export function keptTags(policy: RetentionPolicy | undefined, tags: TagFacts[], 
   if (!policy || policy.keepTags.length === 0) return new Set(tags.map((t) => t.tag));
   const kept = new Set<string>();
   for (const entry of policy.keepTags) {
-    const patterns = (entry.patterns.length > 0 ? entry.patterns : ['.*']).map((p) => new RegExp(`^(?:${p})$`));
+    // Unanchored, as zot's Go regexp.MatchString: write ^...$ to match a whole tag.
+    const patterns = (entry.patterns.length > 0 ? entry.patterns : ['.*']).map((p) => new RegExp(p));
     const matching = tags.filter((t) => patterns.some((r) => r.test(t.tag)));
     for (const t of keptByRule(entry, matching, now)) kept.add(t.tag);
   }
