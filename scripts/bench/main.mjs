@@ -32,6 +32,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>
   --dir <path>     scratch directory for the servers' roots (default: a new one under ${tmpdir()})
   --keep           keep the scratch directory
   --out <file>     JSON output (default bench-results/bench-<timestamp>.json)
+  --engine <e>     skiff's HTTP engine, uws (default: the one the targets are about) or node
   --gen node       drive every request-rate row with the node raw-socket generator (default auto:
                    wrk -t1 for GET rows; wrk's latency tails grow when the machine is busy)
   --profile        run skiff under node --cpu-prof; writes bench-results/profiles-<timestamp>/ and prints
@@ -61,6 +62,7 @@ export async function main(top, argv) {
       out: { type: 'string' },
       profile: { type: 'boolean', default: false },
       gen: { type: 'string', default: 'auto' },
+      engine: { type: 'string', default: 'uws' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,6 +71,11 @@ export async function main(top, argv) {
     return 0;
   }
   setGenerator(args.gen);
+  if (args.engine !== 'uws' && args.engine !== 'node') {
+    console.error(`--engine must be uws or node\n${USAGE}`);
+    return 2;
+  }
+  SKIFF.engine = args.engine;
   const plan = { ...(args.quick ? QUICK : FULL) };
   if (args.repeats) plan.repeats = Math.max(1, Number(args.repeats) | 0);
   const patterns = args.only ? args.only.split(',').map((p) => new RegExp(p.trim())) : null;
@@ -101,6 +108,7 @@ export async function main(top, argv) {
     machine: machine(),
     versions: {
       skiff: SKIFF.version(top),
+      skiffEngine: SKIFF.engine,
       skiffBundleSha256: createHash('sha256').update(readFileSync(bundle)).digest('hex'),
       distribution: DISTRIBUTION.version(),
     },

@@ -77,10 +77,10 @@ export function renderReport(summary, targets, meta, runs, finished) {
     `machine: ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}`,
     `load average (1 min) at start ${meta.loadavgAtStart.l1}, before phases ${Math.min(...loads)}..${Math.max(...loads)}` +
       (busy ? '  <- other work was running: expect noise' : ''),
-    `skiff ${meta.versions.skiff} (uWebSockets.js engine); distribution ${meta.versions.distribution}`,
+    `skiff ${meta.versions.skiff}, ${meta.versions.skiffEngine === 'uws' ? 'uWebSockets.js' : 'node:http'} engine; distribution ${meta.versions.distribution}`,
     `both on 127.0.0.1 with roots in ${meta.scratch} (page cache warm: stores are seeded just before)`,
-    `note: the clients (${meta.generators.GET.split(' (')[0]} for GET rows, node raw-socket clients for HEAD rows and blob transfers) run on the`,
-    `      same ${m.cores} cores as the server under test and take CPU from it; server CPU comes from /proc/<pid>/stat.`,
+    `note: the clients (${meta.generators.GET.split(' (')[0]} for GET rows, node raw-socket clients for HEAD rows and blobs) run`,
+    `      on the same ${m.cores} cores as the server under test and take CPU from it; server CPU is from /proc/<pid>/stat.`,
   ];
   const text = [table(summary, header)];
   if (targets.length) {

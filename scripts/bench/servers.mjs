@@ -21,16 +21,19 @@ export function freePort() {
 }
 
 /**
- * One `GET /v2/` over a fresh socket: resolves to the status code, or 0 when the port is not
- * accepting yet. A raw socket keeps the probe cheap and exact for the cold-start figure.
+ * One `GET /v2/` over a fresh socket: resolves to { status, head } (status 0 when the port is
+ * not accepting yet). A raw socket keeps the probe cheap and exact for the cold-start figure.
  */
 function probe(port) {
   return new Promise((resolve) => {
     const sock = connect({ host: HOST, port });
     let data = '';
+    let settled = false;
     const done = (status) => {
+      if (settled) return;
+      settled = true;
       sock.destroy();
-      resolve(status);
+      resolve({ status, head: data });
     };
     sock.setNoDelay(true);
     sock.once('error', () => done(0));
@@ -38,7 +41,7 @@ function probe(port) {
     sock.on('data', (chunk) => {
       data += chunk.toString('latin1');
       const m = data.match(/^HTTP\/1\.[01] (\d{3})/);
-      if (m) done(Number(m[1]));
+      if (m && data.includes('\r\n\r\n')) done(Number(m[1]));
     });
     sock.once('end', () => done(0));
   });
@@ -57,6 +60,19 @@ export const SKIFF = {
   label: 'skiff',
   /** The bundle to run; main.mjs points it at a private copy so a rebuild mid-run cannot swap it. */
   bundle: null,
+  /**
+   * The HTTP engine to run (SKIFF_HTTP_ENGINE): `uws` by default, the engine the targets are
+   * about; skiff's own default for plain HTTP may differ. Checked on every start by the
+   * `uWebSockets` header uWS adds to each reply.
+   */
+  engine: 'uws',
+  env() {
+    return { SKIFF_HTTP_ENGINE: this.engine };
+  },
+  checkStart(head) {
+    const uws = /\r\nuWebSockets:/i.test(head);
+    if (uws !== (this.engine === 'uws')) throw new Error(`skiff answered with the ${uws ? 'uws' : 'node'} engine, not ${this.engine}`);
+  },
   /** With --profile: where each skiff process writes its .cpuprofile, and the current label. */
   profileDir: null,
   profileLabel: 'run',
@@ -140,7 +156,7 @@ export async function startServer(kind, { top, root, dir, timeoutMs = 60_000 }) 
   const fd = openSync(logFile, 'a');
   const t0 = performance.now();
   const mono0 = Number(process.hrtime.bigint() / 1000n);
-  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...kind.env?.() } });
   closeSync(fd);
   live.add(child);
   let exited = null;
@@ -148,9 +164,11 @@ export async function startServer(kind, { top, root, dir, timeoutMs = 60_000 }) 
     exited = { code, signal };
     live.delete(child);
   });
+  let first;
   for (;;) {
     if (exited) throw new Error(`${kind.name} exited during start (${JSON.stringify(exited)}); see ${logFile}`);
-    if ((await probe(port)) === 200) break;
+    first = await probe(port);
+    if (first.status === 200) break;
     if (performance.now() - t0 > timeoutMs) {
       child.kill('SIGKILL');
       throw new Error(`${kind.name} did not answer /v2/ within ${timeoutMs} ms; see ${logFile}`);
@@ -158,6 +176,12 @@ export async function startServer(kind, { top, root, dir, timeoutMs = 60_000 }) 
     await sleep(2);
   }
   const startMs = performance.now() - t0;
+  try {
+    kind.checkStart?.(first.head);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return {
     /** Spawn to first 200, CLOCK_MONOTONIC µs (the clock of .cpuprofile timestamps). */
     startSpan: [mono0, Number(process.hrtime.bigint() / 1000n)],

@@ -172,8 +172,10 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
         configWatch?.close();
         await server.close(graceMs);
         await auth.close();
-        await scheduler.stop();
+        // Extensions first: closing them aborts their running jobs (a periodic sync may
+        // otherwise run for up to syncTimeout), then the scheduler waits for the rest.
         await extensions.close();
+        await scheduler.stop();
         await storage.close();
         log.info('skiff stopped');
         log.flush?.();

@@ -108,8 +108,8 @@ export class OidcProvider {
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: saved.verifier }).toString(),
       signal: AbortSignal.timeout(10_000),
     });
-    const tokens = (await res.json().catch(() => ({}))) as { id_token?: string; access_token?: string; error?: string };
-    if (!res.ok || !tokens.id_token) throw new Error(`token exchange failed (${res.status} ${tokens.error ?? ''})`);
+    const tokens = (await res.json().catch(() => ({}))) as { id_token?: string; access_token?: string; error?: string; error_description?: string };
+    if (!res.ok || !tokens.id_token) throw new Error(`token exchange failed (${res.status} ${tokens.error ?? ''}: ${tokens.error_description ?? ''})`);
     const { payload } = await jwtVerify(tokens.id_token, this.jwks!, { issuer: d.issuer, audience: this.clientId, clockTolerance: 5 });
     if (payload.nonce !== saved.nonce) throw new Error('ID token nonce mismatch');
     let claims: JWTPayload = payload;
@@ -129,5 +129,5 @@ export class OidcProvider {
 }
 
 function rand(): string {
-  return randomBytes(24).toString('base64url');
+  return randomBytes(32).toString('base64url'); // 43 characters: RFC 7636 §4.1 minimum for a PKCE verifier
 }

@@ -78,7 +78,22 @@ async function targets(dir: OciDir, forced: string | undefined): Promise<Target[
   return out;
 }
 
-/** Stores one manifest and everything below it; returns bytes copied. */
+/** Bytes the plan moves: every blob once per repository (for the progress bar). */
+async function planBytes(dir: OciDir, plan: Target[]): Promise<number> {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = async (repo: string, digest: string): Promise<void> => {
+    const body = await dir.readBlob(digest);
+    if (!body) return;
+    const c = childrenOf(body);
+    for (const b of c.blobs) if (!seen.has(`${repo}@${b.digest}`) && seen.add(`${repo}@${b.digest}`)) total += b.size;
+    for (const m of c.manifests) await walk(repo, m.digest);
+  };
+  for (const t of plan) await walk(t.repo, t.entry.digest);
+  return total;
+}
+
+/** Stores one manifest and everything below it, reporting blob bytes as they are done. */
 async function load(storage: Storage, dir: OciDir, repo: string, digest: string, reference: string, onBytes: (n: number) => void): Promise<void> {
   const body = await dir.readBlob(digest);
   if (!body) throw new UsageError(`skiff import: manifest ${digest} is missing from the layout`);
@@ -115,11 +130,16 @@ export async function importCommand(argv: string[]): Promise<number> {
       throw new UsageError(`skiff import: ${err.message}`);
     });
     const plan = await targets(dir, forced);
-    const bar = new ProgressBar('import', 'images');
+    const total = await planBytes(dir, plan);
+    const bar = new ProgressBar('import', 'MiB');
     let bytes = 0;
+    const progress = (i: number) => bar.update(Math.floor(bytes / 1048576), Math.ceil(total / 1048576), `(${i}/${plan.length} images)`);
     for (const [i, t] of plan.entries()) {
-      await load(storage, dir, t.repo, t.entry.digest, t.tag ?? t.entry.digest, (n) => (bytes += n));
-      bar.update(i + 1, plan.length, mib(bytes));
+      await load(storage, dir, t.repo, t.entry.digest, t.tag ?? t.entry.digest, (n) => {
+        bytes += n;
+        progress(i);
+      });
+      progress(i + 1);
       log.info({ repo: t.repo, tag: t.tag, digest: t.entry.digest, done: i + 1, of: plan.length }, 'image imported');
     }
     const repos = new Set(plan.map((t) => t.repo));

@@ -65,7 +65,7 @@ export interface Slapd {
  * A throwaway OpenLDAP server on 127.0.0.1: slapd.conf in a temp dir (mdb backend, the
  * memberof overlay so users carry `memberOf`), users and groups loaded with ldapadd.
  */
-export async function startSlapd(dir: string, users: Record<string, { password: string; groups: string[] }>): Promise<Slapd> {
+export async function startSlapd(dir: string, users: Record<string, { password: string; groups: string[] }>, tls?: { ca: string; cert: string; key: string }): Promise<Slapd> {
   const baseDN = 'dc=skiff,dc=test';
   const bindDN = `cn=admin,${baseDN}`;
   const bindPassword = 'admin-secret';
@@ -79,6 +79,7 @@ export async function startSlapd(dir: string, users: Record<string, { password: 
       'include /etc/ldap/schema/inetorgperson.schema',
       'include /etc/ldap/schema/nis.schema',
       `pidfile ${join(dir, 'slapd.pid')}`,
+      ...(tls ? [`TLSCACertificateFile ${tls.ca}`, `TLSCertificateFile ${tls.cert}`, `TLSCertificateKeyFile ${tls.key}`] : []),
       'modulepath /usr/lib/ldap',
       'moduleload back_mdb',
       'moduleload memberof',

@@ -3,14 +3,14 @@
  * keys (`zak_...`, issued by /zot/auth/apikey, stored hashed, sent as the Basic password).
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { basic, writeHtpasswd } from '../helpers/auth.ts';
 import { Client } from '../helpers/client.ts';
-import { blob, imageConfig, imageManifest } from '../helpers/content.ts';
+import { imageConfig, imageManifest } from '../helpers/content.ts';
 import { engines, startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { missing, run } from '../helpers/tools.ts';
@@ -62,7 +62,9 @@ for (const engine of await engines()) {
       const man = imageManifest(cfg, []);
       assert.equal((await c.req('POST', `/v2/a/b/blobs/uploads/?digest=${cfg.digest}`, { body: cfg.data, headers: { ...bearer(push), 'Content-Type': 'application/octet-stream' } })).status, 201);
       assert.equal((await c.req('PUT', '/v2/a/b/manifests/v1', { body: man.data, headers: { ...bearer(push), 'Content-Type': M } })).status, 201);
-      assert.equal((await c.req('PUT', '/v2/c/d/manifests/v1', { body: man.data, headers: { ...bearer(await token(rsa, 'RS256', [{ type: 'repository', name: 'c/d', actions: ['*'] }])), 'Content-Type': M } })).status, 201);
+      const all = bearer(await token(rsa, 'RS256', [{ type: 'repository', name: 'c/d', actions: ['*'] }]));
+      assert.equal((await c.req('POST', `/v2/c/d/blobs/uploads/?digest=${cfg.digest}`, { body: cfg.data, headers: { ...all, 'Content-Type': 'application/octet-stream' } })).status, 201);
+      assert.equal((await c.req('PUT', '/v2/c/d/manifests/v1', { body: man.data, headers: { ...all, 'Content-Type': M } })).status, 201);
     });
     after(async () => {
       await reg?.stop();
@@ -231,15 +233,12 @@ describe('API keys', { skip: missing('htpasswd') }, () => {
 
     const scoped = ((await (await create({ label: 'scoped', scopes: ['team/**'] })).json()) as { apiKey: string }).apiKey;
     const cfg = imageConfig();
-    const man = imageManifest(cfg, [blob('l')]);
     const push = (repo: string) => c.req('POST', `/v2/${repo}/blobs/uploads/?digest=${cfg.digest}`, { body: cfg.data, headers: { ...basic('alice', scoped), 'Content-Type': 'application/octet-stream' } });
     assert.equal((await push('team/app')).status, 201);
     assert.equal((await push('other/app')).status, 403);
-    assert.ok(man.digest);
   });
 });
 
 function createHashHex(s: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('node:crypto').createHash('sha256').update(s).digest('hex') as string;
+  return createHash('sha256').update(s).digest('hex');
 }
