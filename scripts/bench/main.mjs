@@ -23,6 +23,12 @@ import fanout from './workloads/fanout.mjs';
 import listing from './workloads/listing.mjs';
 import mixed from './workloads/mixed.mjs';
 
+const GENERATOR_NAMES = {
+  hload: 'hload (scripts/bench/hload.c, one thread, epoll)',
+  wrk: 'wrk 4.1 (-t1)',
+  node: 'node raw-socket (loadgen.mjs)',
+};
+
 const WORKLOADS = [coldStart, push, pull, manifest, fanout, listing, mixed];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>] [--dir <path>] [--keep] [--out <file>] [--profile]
@@ -33,8 +39,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>
   --keep           keep the scratch directory
   --out <file>     JSON output (default bench-results/bench-<timestamp>.json)
   --engine <e>     skiff's HTTP engine, uws (default: the one the targets are about) or node
-  --gen node       drive every request-rate row with the node raw-socket generator (default auto:
-                   wrk -t1 for GET rows; wrk's latency tails grow when the machine is busy)
+  --gen <g>        request-rate client: auto (default: hload, the bench's C generator, built with
+                   cc), wrk (wrk -t1 for GET, node for HEAD) or node (raw-socket node client)
   --profile        run skiff under node --cpu-prof; writes bench-results/profiles-<timestamp>/ and prints
                    each profile's top self-time functions within the measurement windows (the
                    profiler slows skiff down: use for diagnosis, not for the figures)`;
@@ -70,7 +76,8 @@ export async function main(top, argv) {
     console.log(USAGE);
     return 0;
   }
-  setGenerator(args.gen);
+  const log = (msg) => process.stderr.write(`${msg}\n`);
+  setGenerator(args.gen, log);
   if (args.engine !== 'uws' && args.engine !== 'node') {
     console.error(`--engine must be uws or node\n${USAGE}`);
     return 2;
@@ -85,7 +92,6 @@ export async function main(top, argv) {
     return 2;
   }
 
-  const log = (msg) => process.stderr.write(`${msg}\n`);
   if (args.dir) mkdirSync(args.dir, { recursive: true });
   const work = args.dir ? mkdtempSync(join(args.dir, 'run-')) : mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   // Run a private copy of the bundle (same directory, so node_modules still resolve): other
@@ -113,8 +119,8 @@ export async function main(top, argv) {
       distribution: DISTRIBUTION.version(),
     },
     generators: {
-      GET: generatorFor('GET') === 'wrk' ? 'wrk 4.1 (-t1)' : 'node raw-socket (loadgen.mjs)',
-      HEAD: 'node raw-socket (loadgen.mjs; wrk 4.1 cannot read HEAD replies)',
+      GET: GENERATOR_NAMES[generatorFor('GET')],
+      HEAD: GENERATOR_NAMES[generatorFor('HEAD')],
       blobs: 'node raw-socket keep-alive client (rawhttp.mjs)',
     },
     scratch: work,

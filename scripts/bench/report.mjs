@@ -66,6 +66,12 @@ export function table(summary, header) {
   return lines.join('\n');
 }
 
+function clients(g) {
+  const get = g.GET.split(' (')[0];
+  const head = g.HEAD.split(' (')[0];
+  return get === head ? `${get} for request rates` : `${get} for GET rows, ${head} for HEAD rows`;
+}
+
 /** The whole printed report: header lines, the table, the targets. */
 export function renderReport(summary, targets, meta, runs, finished) {
   const m = meta.machine;
@@ -79,8 +85,8 @@ export function renderReport(summary, targets, meta, runs, finished) {
       (busy ? '  <- other work was running: expect noise' : ''),
     `skiff ${meta.versions.skiff}, ${meta.versions.skiffEngine === 'uws' ? 'uWebSockets.js' : 'node:http'} engine; distribution ${meta.versions.distribution}`,
     `both on 127.0.0.1 with roots in ${meta.scratch} (page cache warm: stores are seeded just before)`,
-    `note: the clients (${meta.generators.GET.split(' (')[0]} for GET rows, node raw-socket clients for HEAD rows and blobs) run`,
-    `      on the same ${m.cores} cores as the server under test and take CPU from it; server CPU is from /proc/<pid>/stat.`,
+    `note: the clients (${clients(meta.generators)}, node raw-socket clients for blobs) run on the`,
+    `      same ${m.cores} cores as the server under test and take CPU from it; server CPU is from /proc/<pid>/stat.`,
   ];
   const text = [table(summary, header)];
   if (targets.length) {

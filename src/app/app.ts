@@ -115,6 +115,10 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     hooks: {
       onComplete: requestLogger(log.child({ module: 'http' }), audit),
       onUnexpectedError: (ctx, err) => log.error({ reqId: ctx.id, method: ctx.method, path: ctx.path, err }, 'unexpected error'),
+      onTlsReload: (r) =>
+        r.ok
+          ? log.info({ engine: r.engine, cert: config.http.tls?.cert }, 'TLS certificate reloaded from disk')
+          : log.error({ engine: r.engine, cert: config.http.tls?.cert, err: r.error }, 'TLS certificate reload failed; still serving the previous certificate'),
     },
   };
   if (config.http.tls?.cert && config.http.tls.key) {
@@ -130,7 +134,10 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   health.ready = true;
   scheduler.start();
   if (server.fallbackReason) {
-    log.warn({ reason: server.fallbackReason }, `HTTP engine: node:http CHOSEN INSTEAD OF uWS because ${server.fallbackReason}`);
+    // Client certificates (mTLS) are the case an operator must not miss: uWS cannot verify
+    // or show them, so the whole listener runs on node:https.
+    const loud = config.http.tls?.cacert ? 'warn' : 'info';
+    log[loud]({ reason: server.fallbackReason }, `HTTP engine: node:http chosen instead of uWS: ${server.fallbackReason}`);
   } else if (server.engine === 'node' && server.fallbackReason) {
     log.warn({ reason: server.fallbackReason, node: process.versions.node, abi: process.versions.modules, arch: process.arch }, `HTTP engine: node:http instead of uWebSockets.js (${server.fallbackReason})`);
   }

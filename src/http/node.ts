@@ -13,6 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { peerCertificateOf } from './peer-cert.ts';
 import type { HttpServer, ServerOptions } from './types.ts';
 import { readTlsMaterial } from '../platform/tls.ts';
+import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import type { StreamBody } from './types.ts';
@@ -84,6 +85,23 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 10_000; // like uWS's idle timeout
 
+  // Certificates are re-read when their files change (zot v2.1.15): new handshakes use the
+  // new material at once, established connections keep theirs; nothing is dropped. A
+  // half-written or mismatched pair is reported and the previous one stays in use.
+  let tlsWatch: FileWatch | undefined;
+  const tls = opts.tls;
+  if (tls && server instanceof https.Server) {
+    const files = [tls.cert, tls.key, ...(tls.cacert ? [tls.cacert] : [])];
+    tlsWatch = watchFiles(files, () => {
+      tlsOptions(tls)
+        .then((o) => server.setSecureContext(o)) // throws on a key that does not match the certificate
+        .then(
+          () => safely(() => hooks.onTlsReload?.({ ok: true, engine: 'node' })),
+          (err: unknown) => safely(() => hooks.onTlsReload?.({ ok: false, engine: 'node', error: (err as Error).message })),
+        );
+    }, 300);
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.address, port: opts.port, exclusive: true }, () => {
@@ -98,6 +116,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
     port: typeof address === 'object' && address ? address.port : opts.port,
     close(graceMs = 10_000) {
       closing ??= (async () => {
+        tlsWatch?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await waitForDrain(inflight, graceMs);

@@ -92,6 +92,8 @@ export interface ServerHooks {
   onComplete?(ctx: RequestContext, info: { status: number; route: string; durationMs: number; aborted: boolean; bytesSent: number }): void;
   /** Called for a handler error that was not a RegistryError. */
   onUnexpectedError?(ctx: RequestContext, err: unknown): void;
+  /** Called after the TLS certificate files changed on disk: reloaded, or why not. */
+  onTlsReload?(result: { ok: true; engine: 'node' | 'uws' } | { ok: false; engine: 'node' | 'uws'; error: string }): void;
 }
 
 /** TLS material for the listener (paths, as in zot's `http.tls`). */

@@ -21,16 +21,18 @@ import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFro
 import { uwsParserRejection, UWS_MAX_CONTENT_LENGTH } from './uws-limits.ts';
 import { streamToUws, type ResponseState } from './uws-stream.ts';
 import { abortError, emptyBody, waitForDrain, type InFlight } from './lifecycle.ts';
+import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
+import { createServer as createNetServer } from 'node:net';
 
 /** Start a uWS server. Resolves once listening. */
 export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promise<HttpServer> {
   const hooks = opts.hooks ?? {};
   const dispatch = createDispatcher(opts.routes, hooks);
   const secure = opts.tls !== undefined;
-  const app = createApp(uws, opts.tls);
+  let app = createApp(uws, opts.tls);
   const inflight: InFlight = { count: 0, onIdle: undefined };
 
-  app.any('/*', (res, req) => {
+  const onRequest: Parameters<UwsApp['any']>[1] = (res, req) => {
     const started = performance.now();
     const state: ResponseState = { aborted: false, finished: false };
     const controller = new AbortController();
@@ -116,28 +118,75 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
       .finally(() => {
         if (--inflight.count === 0) inflight.onIdle?.();
       });
-  });
+  };
+  app.any('/*', onRequest);
 
-  const listenSocket = await listen(uws, app, opts.address, opts.port).catch((err: unknown) => {
+  let listenSocket = await listen(uws, app, opts.address, opts.port, opts.tls !== undefined).catch((err: unknown) => {
     app.close?.();
     throw err;
   });
+  const port = uws.us_socket_local_port(listenSocket as never);
+  // Apps replaced by a certificate reload keep serving their open connections until close.
+  const retired: UwsApp[] = [];
+  let listening = true;
   let closing: Promise<void> | undefined;
+  const tlsWatch = opts.tls ? watchCertificates(opts.tls, () => {
+    // uWS cannot swap an SSL context in place: build an app with the new certificate
+    // (which validates it), then hand the port over in one synchronous step (listen is
+    // synchronous in uWS). Established connections stay on the old app, untouched.
+    if (closing) return;
+    let next: UwsApp;
+    try {
+      next = createApp(uws, opts.tls);
+    } catch (err) {
+      safely(() => hooks.onTlsReload?.({ ok: false, engine: 'uws', error: (err as Error).message }));
+      return;
+    }
+    next.any('/*', onRequest);
+    uws.us_listen_socket_close(listenSocket);
+    listening = false;
+    let taken: UwsListenSocket | false = false;
+    // Measured: an exclusive listen (no SO_REUSEADDR) cannot re-bind while accepted
+    // connections still use the port, so the hand-over binds with uSockets' defaults.
+    const listenNow = (a: UwsApp) =>
+      (a.listen as unknown as (h: string, p: number, o: number, cb: (s: UwsListenSocket | false) => void) => void)(opts.address, port, 0, (s) => (taken = s));
+    listenNow(next);
+    if (taken) {
+      retired.push(app);
+      app = next;
+      listenSocket = taken;
+      listening = true;
+      safely(() => hooks.onTlsReload?.({ ok: true, engine: 'uws' }));
+      return;
+    }
+    // The port could not be re-bound (should not happen): keep serving the old certificate.
+    next.close?.();
+    listenNow(app);
+    if (taken) (listenSocket = taken), (listening = true);
+    safely(() => hooks.onTlsReload?.({ ok: false, engine: 'uws', error: `could not re-bind port ${port} with the new certificate${taken ? '' : ' nor the old one'}` }));
+  }) : undefined;
   return {
     engine: 'uws',
-    port: uws.us_socket_local_port(listenSocket as never),
+    port,
     maxRequestContentLength: UWS_MAX_CONTENT_LENGTH,
     close(graceMs = 10_000) {
       closing ??= (async () => {
-        uws.us_listen_socket_close(listenSocket);
+        tlsWatch?.close();
+        if (listening) uws.us_listen_socket_close(listenSocket);
         await waitForDrain(inflight, graceMs);
         // Closes idle keep-alive sockets too; without it they keep the process alive.
-        app.close?.();
+        for (const a of [...retired, app]) a.close?.();
       })();
       return closing;
     },
   };
 }
+
+/** Watches the certificate files of `tls`, debounced (a renewal writes cert and key separately). */
+function watchCertificates(tls: TlsOptions, onChange: () => void): FileWatch {
+  return watchFiles([tls.cert, tls.key, ...(tls.cacert ? [tls.cacert] : [])], onChange, 300);
+}
+
 
 /** Write a WireReply. Returns body bytes handed to uWS. */
 async function writeReply(res: UwsResponse, state: ResponseState, wire: WireReply, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
@@ -186,13 +235,33 @@ function createApp(uws: UwsModule, tls: TlsOptions | undefined): UwsApp {
   }
 }
 
-function listen(uws: UwsModule, app: UwsApp, address: string, port: number): Promise<UwsListenSocket> {
+/**
+ * Listens on address:port. `rebindable` (TLS, whose certificate reload re-binds the port
+ * while connections are open) needs SO_REUSEADDR, which uSockets sets only together with
+ * SO_REUSEPORT; the port is then first probed with an exclusive node:net bind, so a port
+ * already in use still fails loudly (a later instance fails on our socket the same way).
+ */
+async function listen(uws: UwsModule, app: UwsApp, address: string, wanted: number, rebindable = false): Promise<UwsListenSocket> {
+  // uSockets sets no reuse options at all for port 0: pick the free port here instead.
+  const port = rebindable ? await probeFree(address, wanted) : wanted;
   return new Promise((resolve, reject) => {
     // EXCLUSIVE_PORT: by default uSockets sets SO_REUSEPORT, so a second
     // instance on the same port would silently share traffic instead of failing.
-    const options = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+    const options = rebindable ? 0 : (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
     const onListen = (socket: UwsListenSocket | false) =>
       socket ? resolve(socket) : reject(new Error(`uWS could not listen on ${address}:${port} (address in use or not available)`));
     (app.listen as unknown as (h: string, p: number, o: number, cb: typeof onListen) => void)(address, port, options, onListen);
+  });
+}
+
+/** The port (a free one for 0); rejects when address:port cannot be bound exclusively. */
+function probeFree(address: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (err) => reject(new Error(`uWS could not listen on ${address}:${port}: ${(err as Error).message}`)));
+    probe.listen({ host: address, port, exclusive: true }, () => {
+      const bound = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(bound));
+    });
   });
 }
