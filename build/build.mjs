@@ -35,7 +35,7 @@ await build({
   format: 'esm',
   sourcemap: 'linked',
   legalComments: 'none',
-  external: ['lmdb', '@trufflesuite/uws-js-unofficial', 'pino', 'systeminformation'],
+  external: ['lmdb', '@trufflesuite/uws-js-unofficial', 'pino'],
   // CommonJS pieces inside the ESM bundle (native/uws.cjs) call require(); give them one
   // rooted at the bundle, so node_modules resolves as it does from the sources.
   banner: { js: "import { createRequire as __skiffCreateRequire } from 'node:module'; const require = __skiffCreateRequire(import.meta.url);" },

@@ -132,7 +132,9 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   }
   const server = await startServer(serverOpts);
   health.ready = true;
-  scheduler.start();
+  // node-cron computes its first match with Intl (~25 ms): not on the way to the first 200.
+  const schedulerStart = setTimeout(() => scheduler.start(), 100);
+  schedulerStart.unref();
   if (server.fallbackReason) {
     // Client certificates (mTLS) are the case an operator must not miss: uWS cannot verify
     // or show them, so the whole listener runs on node:https.

@@ -1,5 +1,5 @@
 import type { ExtensionDescriptor } from './sdk.ts';
-import { sync } from './sync/index.ts';
+import { sync } from './sync/descriptor.ts';
 
 /**
  * The extensions this build includes. `npm run build:minimal` replaces this module with

@@ -64,10 +64,7 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
       readyP ??= (async () => {
         const started = performance.now();
         await layout.repos.ensureRoot();
-        // The first free-space sample spawns `df` (~40 ms): taken shortly after start so it
-        // never delays the first request. Until then a write that runs out of space is
-        // still handled (ENOSPC), only the up-front refusal waits for the sample.
-        if (watcher) setTimeout(() => void watcher.start(), 500).unref();
+        if (watcher) await watcher.start();
         const r = await reconcile(layout, index, log);
         log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
         internals.dedupeConversion = convertDedupe(internals, opts.dedupe, log.child({ module: 'dedupe' })).catch((err: unknown) => {

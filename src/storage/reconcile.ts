@@ -12,12 +12,17 @@ import { tagOf } from './index-json.ts';
  */
 export async function reconcile(layout: Layout, index: RegistryIndex, log: Logger): Promise<{ scanned: number; rebuilt: number; removed: number }> {
   const seen = new Set<string>();
-  let rebuilt = 0;
-  for await (const repo of layout.listRepos()) {
-    seen.add(repo);
+  for await (const repo of layout.listRepos()) seen.add(repo);
+  // Fingerprints with bounded parallelism: a thousand sequential stat round trips were
+  // most of a cold start with a current index.
+  const stale: string[] = [];
+  await mapLimit([...seen], 32, async (repo) => {
     const fp = await layout.repos.fingerprint(repo);
     const rec = index.repo(repo);
-    if (!index.fresh && rec?.fingerprint && fp && sameFingerprint(rec.fingerprint, fp)) continue;
+    if (index.fresh || !rec?.fingerprint || !fp || !sameFingerprint(rec.fingerprint, fp)) stale.push(repo);
+  });
+  let rebuilt = 0;
+  for (const repo of stale) {
     await reindexRepo(layout, index, repo, log);
     rebuilt++;
   }

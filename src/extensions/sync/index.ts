@@ -6,7 +6,7 @@
  */
 import type { SyncConfig } from '../../config/types.ts';
 import { readCertDir, readCredentialsFile, type CertDirMaterial, type CredentialsMap } from '../../platform/upstream-files.ts';
-import type { ExtensionContext, ExtensionDescriptor, ExtensionInstance } from '../sdk.ts';
+import type { ExtensionContext, ExtensionInstance } from '../sdk.ts';
 import { UpstreamHealth } from './health.ts';
 import { OnDemand } from './ondemand.ts';
 import { pollRegistry } from './periodic.ts';
@@ -70,11 +70,5 @@ async function start(ctx: ExtensionContext, cfg: SyncConfig): Promise<ExtensionI
   };
 }
 
-export const sync: ExtensionDescriptor = {
-  name: 'sync',
-  configKey: 'extensions.sync',
-  enabled: (config) => config.extensions?.sync?.enable === true && config.extensions.sync.registries.length > 0,
-  init(ctx) {
-    return start(ctx, ctx.config.extensions!.sync!);
-  },
-};
+/** Starts sync for a config's `extensions.sync` (called by descriptor.ts on demand). */
+export const startSync = start;
