@@ -13,6 +13,8 @@ declare -A PKG_FOR=(
   [docker-registry]=docker-registry
   [htpasswd]=apache2-utils
   [openssl]=openssl
+  [slapd]=slapd
+  [ldapadd]=ldap-utils
 )
 
 missing=()

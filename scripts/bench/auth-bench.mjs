@@ -138,6 +138,8 @@ try {
     ['basic: htpasswd bcrypt cost 10', basicReg.url, basicAuth],
     ['basic: API key (zak_...)', basicReg.url, { Authorization: `Basic ${Buffer.from(`bench:${apiKey}`).toString('base64')}` }],
     ['bearer: RS256 JWT', bearerReg.url, { Authorization: `Bearer ${token}` }],
+    // The baseline again, last in each round: the spread between the two is the noise floor.
+    ['auth off, again (noise check)', open.url, {}],
   ];
   // Warm-up: JIT, caches, keep-alive connections.
   for (const [, url, headers] of rows) await measure(url, path, headers, 1);

@@ -1,3 +1,4 @@
+import { isRegistryError } from '../errors/index.ts';
 import type { Handler, Route } from '../http/types.ts';
 import type { ApiDeps } from './context.ts';
 import { baseHandler, discoverHandler, healthHandlers } from './base.ts';
@@ -16,7 +17,14 @@ const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
 
 function v2(handler: Handler): Handler {
   return async (ctx) => {
-    const reply = await handler(ctx);
+    let reply;
+    try {
+      reply = await handler(ctx);
+    } catch (err) {
+      // A 401 from /v2/ is how clients discover auth; it carries the header too (zot does).
+      if (isRegistryError(err) && err.status === 401) Object.assign(err.headers, API_VERSION);
+      throw err;
+    }
     reply.headers = { ...API_VERSION, ...reply.headers };
     return reply;
   };

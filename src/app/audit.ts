@@ -6,7 +6,8 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Request logging: one line per request at debug (info for failures), plus zot's audit
- * log (`log.audit`) of every mutating request. Identity fields arrive with auth.
+ * log (`log.audit`) of every mutating request, with the caller's identity (set on the
+ * context by api/guard.ts). Authentication failures and denials are audited by the guard.
  */
 export function requestLogger(log: Logger, audit: Logger | undefined) {
   return (ctx: RequestContext, info: { status: number; route: string; durationMs: number; aborted: boolean; bytesSent: number }) => {

@@ -194,7 +194,14 @@ export class AuthService {
       const ldap = auth?.ldap ? await LdapAuthenticator.create(auth.ldap, alog) : undefined;
       const bearer = auth?.bearer ? await BearerVerifier.create(auth.bearer) : undefined;
       const oidc = new Map<string, OidcProvider>();
-      for (const [name, p] of Object.entries(auth?.openid?.providers ?? {})) oidc.set(name, await OidcProvider.create(name, p));
+      for (const [name, p] of Object.entries(auth?.openid?.providers ?? {})) {
+        if (name === 'github') {
+          // Reported as unsupported by the config loader too; the other providers still work.
+          alog.warn({ provider: name }, 'openid provider "github" (OAuth2 without OpenID Connect) is not supported; its login is off');
+          continue;
+        }
+        oidc.set(name, await OidcProvider.create(name, p));
+      }
       let apiKeys: ApiKeys | undefined;
       if (auth?.apikey) {
         if (!this.deps.apiKeyStore) throw new Error('http.auth.apikey needs a key store');

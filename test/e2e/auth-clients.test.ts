@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { request } from 'node:https';
+import { SignJWT } from 'jose';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeCerts, writeHtpasswd, type Certs } from '../helpers/auth.ts';
@@ -90,6 +93,9 @@ describe('skopeo and podman over HTTPS with credentials and certificates', { ski
   let foreign: Certs;
   let basicReg: Awaited<ReturnType<typeof startTlsSkiff>>;
   let mtlsReg: Awaited<ReturnType<typeof startTlsSkiff>>;
+  let tokenReg: Awaited<ReturnType<typeof startTlsSkiff>>;
+  let tokenServer: Server;
+  const tokenRequests: string[] = [];
   let policy: string;
   let layout: string;
   let trustDir: string;
@@ -140,6 +146,37 @@ describe('skopeo and podman over HTTPS with credentials and certificates', { ski
       },
       { ca: certs.ca },
     );
+    // A Docker token service: Basic credentials in, an RS256 JWT granting the requested scope out.
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await writeFile(join(tmp.dir, 'token-service.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    tokenServer = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      tokenRequests.push(url.search);
+      if (req.headers.authorization !== `Basic ${Buffer.from('alice:token-pw').toString('base64')}`) {
+        res.writeHead(401).end();
+        return;
+      }
+      const access = url.searchParams.getAll('scope').map((sc) => {
+        const [type, name, actions] = sc.split(':');
+        return { type: type!, name: name!, actions: actions!.split(',') };
+      });
+      void new SignJWT({ access })
+        .setProtectedHeader({ alg: 'RS256' })
+        .setIssuer('e2e-token-service')
+        .setSubject('alice')
+        .setAudience(url.searchParams.get('service') ?? '')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey)
+        .then((token) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300 })));
+    });
+    await new Promise<void>((r) => tokenServer.listen(0, '127.0.0.1', r));
+    const realm = `http://127.0.0.1:${(tokenServer.address() as { port: number }).port}/token`;
+    tokenReg = await startTlsSkiff(
+      tmp.dir,
+      { tls: { cert: certs.serverCert, key: certs.serverKey }, auth: { bearer: { realm, service: 'skiff-e2e', cert: join(tmp.dir, 'token-service.pem') } } },
+      { ca: certs.ca },
+    );
     mtlsReg = await startTlsSkiff(
       tmp.dir,
       {
@@ -154,6 +191,8 @@ describe('skopeo and podman over HTTPS with credentials and certificates', { ski
   after(async () => {
     await basicReg?.stop();
     await mtlsReg?.stop();
+    await tokenReg?.stop();
+    await new Promise((r) => tokenServer?.close(r));
     await podman(['image', 'rm', '--all', '--force'], true).catch(() => undefined);
     await tmp?.cleanup();
   });
@@ -194,6 +233,16 @@ describe('skopeo and podman over HTTPS with credentials and certificates', { ski
     assert.deepEqual(tags.Tags, ['v2']);
     const denied = await podman(['pull', '--quiet', '--cert-dir', trustDir, '--creds', 'alice:wrong', '--signature-policy', policy, ref], true);
     assert.notEqual(denied.code, 0);
+  });
+
+  test('Docker token flow: skopeo follows the Bearer challenge to the token service', async () => {
+    const ref = `docker://${tokenReg.hostPort}/tok/app:v1`;
+    await skopeo(['copy', '--quiet', '--dest-cert-dir', trustDir, '--dest-creds', 'alice:token-pw', `oci:${layout}:v1`, ref]);
+    const info = JSON.parse((await skopeo(['inspect', '--cert-dir', trustDir, '--creds', 'alice:token-pw', ref])).stdout) as { RepoTags: string[] };
+    assert.deepEqual(info.RepoTags, ['v1']);
+    assert.ok(tokenRequests.some((q) => q.includes('service=skiff-e2e') && /scope=repository%3Atok%2Fapp%3Apull%2Cpush|scope=repository:tok\/app:pull,push/.test(q)), tokenRequests.join('\n'));
+    const refused = await skopeo(['inspect', '--cert-dir', trustDir, '--creds', 'alice:wrong', ref], true);
+    assert.notEqual(refused.code, 0);
   });
 
   test('mTLS: the client certificate is the identity; no certificate or a foreign one gets nowhere', async () => {

@@ -55,6 +55,7 @@ describe('htpasswd, failDelay and the credential cache', { skip }, () => {
     const res = await c.req('GET', '/v2/');
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="my realm"');
+    assert.equal(res.headers.get('docker-distribution-api-version'), 'registry/2.0');
     assert.deepEqual(await Client.codes(res), ['UNAUTHORIZED']);
     assert.equal((await c.req('GET', '/v2/', { headers: basic('alice', 'wonderland') })).status, 200);
     const text = await readFile(htpasswd, 'utf8');
