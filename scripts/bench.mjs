@@ -4,17 +4,35 @@
 // apart in scripts/bench/ (plain ESM, no npm dependencies: its HTTP clients are raw sockets and
 // wrk). This entry installs wrk when root and absent, builds dist/skiff.mjs, then runs
 // scripts/bench/main.mjs.
-//   npm run bench                      full run (~10 min on 2 cores)
-//   npm run bench -- --quick           ~1 min smoke run
-//   npm run bench -- --only manifest   selected workloads (see --help)
+// After the side-by-side suite come the single-purpose benches of the other issues, each
+// against skiff alone or its own baseline (their output also goes to bench-results/<name>-*.txt):
+// lifecycle (GC sweep over 10,000 blobs, startup to /readyz with 10,000 manifests), sync
+// (pull-through versus direct), auth (authenticated versus anonymous manifest GETs).
+//   npm run bench                      everything (~20 min on 2 cores)
+//   npm run bench -- --quick           ~2 min smoke run
+//   npm run bench -- --only manifest   selected workloads of the core suite only (see --help)
+//   npm run bench -- --suite lifecycle,auth   selected suites: core, lifecycle, sync, auth
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const top = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(top, 'scripts', 'bench');
-const argv = process.argv.slice(2);
+const SIDE = {
+  lifecycle: { file: 'lifecycle-bench.mjs', quick: ['--repos', '10', '--per-repo', '20', '--seconds', '2'] },
+  sync: { file: 'sync-bench.mjs', quick: ['--mib', '16'] },
+  auth: { file: 'auth-bench.mjs', quick: ['--seconds', '1', '--repeats', '1'] },
+};
+let argv = process.argv.slice(2);
+const suiteAt = argv.indexOf('--suite');
+const suites = suiteAt >= 0 ? argv[suiteAt + 1].split(',') : argv.includes('--only') ? ['core'] : ['core', ...Object.keys(SIDE)];
+if (suiteAt >= 0) argv = argv.filter((_, i) => i !== suiteAt && i !== suiteAt + 1);
+const unknown = suites.filter((s) => s !== 'core' && !(s in SIDE));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown suite ${unknown.join(', ')} (core, ${Object.keys(SIDE).join(', ')})\n`);
+  process.exit(2);
+}
 const say = (msg) => process.stderr.write(`${msg}\n`);
 const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
 
@@ -37,5 +55,25 @@ if (!argv.includes('--help') && !argv.includes('-h')) {
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
 
-const { main } = await import(pathToFileURL(join(benchDir, 'main.mjs')).href);
-process.exitCode = await main(top, argv);
+if (suites.includes('core') || argv.includes('--help') || argv.includes('-h')) {
+  const { main } = await import(pathToFileURL(join(benchDir, 'main.mjs')).href);
+  process.exitCode = await main(top, argv);
+}
+if (!argv.includes('--help') && !argv.includes('-h')) {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  mkdirSync(join(top, 'bench-results'), { recursive: true });
+  for (const name of suites.filter((s) => s in SIDE)) {
+    const { file, quick } = SIDE[name];
+    say(`\nbench: ${name} (scripts/bench/${file})`);
+    const r = spawnSync(process.execPath, [join(benchDir, file), ...(argv.includes('--quick') ? quick : [])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    process.stdout.write(r.stdout ?? '');
+    writeFileSync(join(top, 'bench-results', `${name}-${stamp}.txt`), r.stdout ?? '');
+    if (r.status !== 0) {
+      say(`bench: ${name} failed (exit ${r.status})`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -5,9 +5,10 @@
 //     current index (every later start);
 //   - GC sweep time over that store, and manifest GET p50/p99 at concurrency 16 while sweeps
 //     run back to back versus with GC off.
-// Usage: node scripts/bench-lifecycle.mjs [--repos 100] [--per-repo 100] [--seconds 8]
+// Usage: node scripts/bench/lifecycle-bench.mjs [--repos 100] [--per-repo 100] [--seconds 8]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, utimes } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const top = join(dirname(fileURLToPath(import.meta.url)), '..');
+const top = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
@@ -108,7 +109,7 @@ async function getLoad(port, seconds, concurrency = 16) {
   return { requests: lat.length, rps: Math.round(lat.length / seconds), p50us: Math.round(q(0.5)), p99us: Math.round(q(0.99)) };
 }
 
-spawnSync(process.execPath, [join(top, 'build/build.mjs')], { stdio: 'inherit' });
+if (!existsSync(join(top, 'dist/skiff.mjs'))) spawnSync(process.execPath, [join(top, 'build/build.mjs')], { stdio: 'inherit' });
 const work = await mkdtemp(join(tmpdir(), 'skiff-bench-lc-'));
 const root = join(work, 'root');
 try {
