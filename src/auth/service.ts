@@ -2,12 +2,12 @@ import type { Logger } from 'pino';
 import type { HttpConfig } from '../config/types.ts';
 import { ApiKeys, API_KEY_PREFIX, type ApiKeyStore } from './apikeys.ts';
 import { Authorizer } from './authorizer.ts';
-import { BearerVerifier } from './bearer.ts';
+import type { BearerVerifier } from './bearer.ts';
 import { CredentialCache } from './credential-cache.ts';
-import { HtpasswdFile } from './htpasswd.ts';
-import { LdapAuthenticator } from './ldap.ts';
+import type { HtpasswdFile } from './htpasswd.ts';
+import type { LdapAuthenticator } from './ldap.ts';
 import { MtlsMapper } from './mtls.ts';
-import { OidcProvider } from './oidc.ts';
+import type { OidcProvider } from './oidc.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { SessionSigner } from './session.ts';
 import type { AuthResult, Credentials, Identity } from './types.ts';
@@ -189,10 +189,12 @@ export class AuthService {
         alog.warn({ repositories: glob }, 'accessControl policy conditions (CEL) are not supported: policies with conditions are never applied');
       }
     }
-    const htpasswd = auth?.htpasswd ? await HtpasswdFile.open(auth.htpasswd.path, alog, () => this.cache.clear()) : undefined;
+    // Back ends load on first use (bcryptjs, ldapts, jose): a device without auth never
+    // compiles them, which is a fifth of the bundle and part of every cold start.
+    const htpasswd = auth?.htpasswd ? await (await import('./htpasswd.ts')).HtpasswdFile.open(auth.htpasswd.path, alog, () => this.cache.clear()) : undefined;
     try {
-      const ldap = auth?.ldap ? await LdapAuthenticator.create(auth.ldap, alog) : undefined;
-      const bearer = auth?.bearer ? await BearerVerifier.create(auth.bearer) : undefined;
+      const ldap = auth?.ldap ? await (await import('./ldap.ts')).LdapAuthenticator.create(auth.ldap, alog) : undefined;
+      const bearer = auth?.bearer ? await (await import('./bearer.ts')).BearerVerifier.create(auth.bearer) : undefined;
       const oidc = new Map<string, OidcProvider>();
       for (const [name, p] of Object.entries(auth?.openid?.providers ?? {})) {
         if (name === 'github') {
@@ -200,7 +202,7 @@ export class AuthService {
           alog.warn({ provider: name }, 'openid provider "github" (OAuth2 without OpenID Connect) is not supported; its login is off');
           continue;
         }
-        oidc.set(name, await OidcProvider.create(name, p));
+        oidc.set(name, await (await import('./oidc.ts')).OidcProvider.create(name, p));
       }
       let apiKeys: ApiKeys | undefined;
       if (auth?.apikey) {

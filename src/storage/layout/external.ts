@@ -11,11 +11,14 @@ import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile } 
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
-import tar from 'tar-stream';
 import { type Descriptor, parseDigest } from '../../oci/index.ts';
 import { REF_NAME } from './repo.ts';
 
 export { REF_NAME };
+
+/** tar-stream only for import/export: loaded on first use, kept out of the server's startup. */
+const loadTar = async () => (await import('tar-stream')).default;
+
 
 /** A readable OCI image layout (a directory, or a tar unpacked to a temp directory). */
 export interface OciDir {
@@ -89,7 +92,7 @@ export async function openOciDir(path: string, opts: { tmpDir?: string } = {}): 
 
 /** Unpacks only layout files (no links, no paths outside the layout) from a tar. */
 async function untar(file: string, dest: string): Promise<void> {
-  const extract = tar.extract();
+  const extract = (await loadTar()).extract();
   createReadStream(file).on('error', (err) => extract.destroy(err)).pipe(extract);
   for await (const entry of extract) {
     const name = entry.header.name;
@@ -204,7 +207,7 @@ async function dirWriter(root: string): Promise<OciWriter> {
 async function tarWriter(file: string): Promise<OciWriter> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.partial`;
-  const pack = tar.pack();
+  const pack = (await loadTar()).pack();
   const ws = createWriteStream(tmp);
   const done = new Promise<void>((resolve, reject) => {
     ws.on('close', resolve).on('error', reject);
