@@ -8,6 +8,7 @@
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import type { CertDirMaterial } from '../../platform/upstream-files.ts';
 import { UpstreamAuth } from './auth.ts';
+import { pinnedLookup, type HostPins } from './pins.ts';
 import { UpstreamError } from './errors.ts';
 import { backoff, sleep } from './util.ts';
 
@@ -20,6 +21,8 @@ export interface ClientOptions {
   maxRetries: number;
   retryDelay: number;
   maxRetryDelay: number;
+  /** Hosts connected to at a fixed address (`SKIFF_SYNC_RESOLVE`). */
+  pins?: HostPins;
 }
 
 /** How long a request may wait for response headers. */
@@ -48,7 +51,12 @@ export class RegistryClient {
 
   constructor(private readonly opts: ClientOptions) {
     this.agent = new Agent({
-      connect: { rejectUnauthorized: opts.tlsVerify, ...opts.tls, timeout: 10_000 },
+      connect: {
+        rejectUnauthorized: opts.tlsVerify,
+        ...opts.tls,
+        timeout: 10_000,
+        ...(opts.pins && opts.pins.size > 0 ? { lookup: pinnedLookup(opts.pins) } : {}),
+      },
       keepAliveTimeout: 30_000,
       bodyTimeout: BODY_IDLE_MS,
     });

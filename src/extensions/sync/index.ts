@@ -10,6 +10,7 @@ import type { ExtensionContext, ExtensionInstance } from '../sdk.ts';
 import { UpstreamHealth } from './health.ts';
 import { OnDemand } from './ondemand.ts';
 import { pollRegistry } from './periodic.ts';
+import { parsePins, PINS_VARIABLE } from './pins.ts';
 import { RegistrySync } from './registry.ts';
 import { Coalescer } from './util.ts';
 
@@ -22,6 +23,8 @@ const FIRST_POLL_DELAY_MS = 2_000;
 async function start(ctx: ExtensionContext, cfg: SyncConfig): Promise<ExtensionInstance> {
   const { log, storage } = ctx;
   const credentials: CredentialsMap = cfg.credentialsFile ? await readCredentialsFile(cfg.credentialsFile) : {};
+  const pins = parsePins(process.env[PINS_VARIABLE]);
+  if (pins.size > 0) log.info({ pins: Object.fromEntries(pins) }, `${PINS_VARIABLE}: upstream hosts pinned to addresses`);
   const closing = new AbortController();
   const inflight = new Coalescer<void>();
   const registries: RegistrySync[] = [];
@@ -32,7 +35,7 @@ async function start(ctx: ExtensionContext, cfg: SyncConfig): Promise<ExtensionI
     }
     const tls: CertDirMaterial = r.certDir ? await readCertDir(r.certDir) : {};
     const health = new UpstreamHealth(r.retryDelay ?? DOWN_BASE_MS, r.maxRetryDelay ?? DOWN_CAP_MS);
-    registries.push(new RegistrySync(r, i, { storage, log, health, credentials, tls, inflight }));
+    registries.push(new RegistrySync(r, i, { storage, log, health, credentials, tls, inflight, pins }));
   }
 
   const polls = new Map<number, Promise<unknown>>();

@@ -17,6 +17,7 @@ import { isUnreachable } from './errors.ts';
 import type { UpstreamHealth } from './health.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import { LayoutUpstream } from './layout-upstream.ts';
+import type { HostPins } from './pins.ts';
 import { isLocalUrl, type Upstream } from './upstream.ts';
 import { type Coalescer, Semaphore } from './util.ts';
 
@@ -42,6 +43,7 @@ export interface RegistryDeps {
   credentials: CredentialsMap;
   tls: CertDirMaterial;
   inflight: Coalescer<void>;
+  pins: HostPins;
 }
 
 /** Default first retry delay when `retryDelay` is not set (zot has none: no retries). */
@@ -71,6 +73,7 @@ export class RegistrySync {
         retryDelay,
         maxRetryDelay,
         probeTimeoutMs: cfg.upstreamTimeout,
+        pins: deps.pins,
       });
     });
     this.copier = new ImageCopier(deps.storage, this.log, {
