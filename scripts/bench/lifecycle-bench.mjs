@@ -86,12 +86,15 @@ async function start(root, extra) {
   return { port, child, readyMs, logs: () => out, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
-async function getLoad(port, seconds, concurrency = 16) {
+/** Manifest GETs at `concurrency` for `seconds`, and then on while `more()` says so (capped at 2 min). */
+async function getLoad(port, seconds, concurrency = 16, more = () => false) {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const lat = [];
-  const end = Date.now() + seconds * 1000;
+  const started = Date.now();
+  const end = started + seconds * 1000;
+  const going = () => Date.now() < end || (more() && Date.now() < started + 120_000);
   const worker = async (w) => {
-    for (let i = w; Date.now() < end; i += concurrency) {
+    for (let i = w; going(); i += concurrency) {
       const path = `/v2/bench/repo${i % REPOS}/manifests/t${(i * 7) % PER_REPO}`;
       const t = process.hrtime.bigint();
       await new Promise((res, rej) => {
@@ -106,7 +109,8 @@ async function getLoad(port, seconds, concurrency = 16) {
   agent.destroy();
   lat.sort((a, b) => a - b);
   const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  return { requests: lat.length, rps: Math.round(lat.length / seconds), p50us: Math.round(q(0.5)), p99us: Math.round(q(0.99)) };
+  const elapsed = (Date.now() - started) / 1000;
+  return { requests: lat.length, rps: Math.round(lat.length / elapsed), p50us: Math.round(q(0.5)), p99us: Math.round(q(0.99)) };
 }
 
 if (!existsSync(join(top, 'dist/skiff.mjs'))) spawnSync(process.execPath, [join(top, 'build/build.mjs')], { stdio: 'inherit' });
@@ -132,7 +136,10 @@ try {
   // Sweeps back to back: gcInterval 1s, gcDelay 1h (orphans are old, so the first sweep
   // frees them; later sweeps do the full mark and scan and find nothing more).
   const gc = await start(root, { gc: true, gcInterval: '1s', gcDelay: '1h' });
-  const during = await getLoad(gc.port, SECONDS);
+  // Until three sweeps have finished: the first one deletes, the later ones show the
+  // steady state (mark everything, delete nothing).
+  const finished = () => gc.logs().split('\n').filter((l) => l.includes('"gc finished"')).length;
+  const during = await getLoad(gc.port, SECONDS, 16, () => finished() < 3);
   await gc.stop();
   const sweeps = gc.logs().split('\n').filter((l) => l.includes('"gc finished"')).map((l) => JSON.parse(l));
 

@@ -1,3 +1,4 @@
+import { mapLimit } from '../platform/concurrency.ts';
 import type { Logger } from 'pino';
 import { MANIFEST_KINDS, parseManifest } from '../oci/index.ts';
 import type { Layout, OciIndexJson } from './layout/index.ts';
@@ -115,11 +116,3 @@ async function loadManifest(layout: Layout, repo: string, digest: string, mediaT
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

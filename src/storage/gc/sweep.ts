@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { RetentionConfig } from '../../config/types.ts';
 import type { StorageInternals } from '../create.ts';
+import { mapLimit } from '../../platform/concurrency.ts';
 import { tagOf } from '../index-json.ts';
 import { reindexRepo } from '../reconcile.ts';
 import { planManifests } from './plan.ts';
+
+/** File operations in flight per repository sweep (libuv's thread pool has 4 by default). */
+const GC_FILE_CONCURRENCY = 8;
 
 /** Settings of one garbage-collection run (zot's storage.gc* and retention). */
 export interface GcSettings {
@@ -51,14 +55,16 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
     const idx = await layout.repos.readIndex(repo);
     if (!idx) return;
     const now = Date.now();
-    const files = new Map<string, { size: number; mtimeMs: number }>();
-    for await (const b of layout.listBlobs(repo)) files.set(b.digest, b);
+    // Names only: a file's age matters only once it is found unreferenced, so a sweep of a
+    // store where everything is live stats nothing (it stat'ed every blob before: 15,000
+    // stats, most of a 10,000-manifest sweep).
+    const onDisk = new Set(await layout.listBlobDigests(repo));
     const plan = planManifests({
       repo,
       index: idx,
       manifest: (d) => index.manifest(repo, d),
       lastPull: (d) => index.pullStats(repo, d)?.lastPull,
-      onDisk: new Set(files.keys()),
+      onDisk,
       retention: settings.retention,
       now,
     });
@@ -88,16 +94,21 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
     const cutoff = now - settings.gcDelay;
     const touchCutoff = sweepStart - settings.gcDelay;
     const removed: string[] = [];
-    for (const [digest, f] of files) {
-      if (live.has(digest) || f.mtimeMs > cutoff || (touches.lastTouch(repo, digest) ?? 0) >= touchCutoff) continue;
+    const candidates = [...onDisk].filter((d) => !live.has(d));
+    // A few files at a time: the repository's lock is held throughout, so its pushes wait
+    // for this loop, and one file per event-loop turn crawls when requests are busy.
+    await mapLimit(candidates, GC_FILE_CONCURRENCY, async (digest) => {
+      const f = await layout.blobs.stat(repo, digest);
+      // The touch is read last, right before the decision: a client that HEADs the blob
+      // while this loop runs (to skip re-uploading it) keeps it.
+      if (!f || f.mtimeMs > cutoff || (touches.lastTouch(repo, digest) ?? 0) >= touchCutoff) return;
       audit({ kind: 'blob', digest, size: f.size, reason: 'unreferenced' });
       out.blobs++;
       out.bytes += f.size;
-      if (settings.dryRun) continue;
+      if (settings.dryRun) return;
       await layout.blobs.remove(repo, digest);
       removed.push(digest);
-      files.delete(digest);
-    }
+    });
     // One index transaction for the repository, not one commit per blob.
     if (removed.length > 0) await index.write.removeHolders(removed, repo);
     for (const u of await layout.listUploads(repo)) {
@@ -106,7 +117,7 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
       out.uploads++;
       if (!settings.dryRun) await layout.uploads.remove(repo, u.id);
     }
-    if (!settings.dryRun && files.size === 0 && (await layout.listUploads(repo)).length === 0 && (await layout.repos.readIndex(repo))?.manifests.length === 0) {
+    if (!settings.dryRun && onDisk.size === removed.length && (await layout.listUploads(repo)).length === 0 && (await layout.repos.readIndex(repo))?.manifests.length === 0) {
       audit({ kind: 'repository', reason: 'empty' });
       await layout.repos.remove(repo);
       await index.write.forget(repo);

@@ -65,7 +65,8 @@ export async function listBlobDigests(paths: LayoutPaths, repo: string): Promise
   const out: string[] = [];
   const base = paths.blobsDir(repo);
   for (const alg of await readdir(base).catch(() => [] as string[])) {
-    for (const hex of await readdir(join(base, alg)).catch(() => [] as string[])) out.push(`${alg}:${hex}`);
+    const entries = await readdir(join(base, alg), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isFile()) out.push(`${alg}:${e.name}`);
   }
   return out;
 }
