@@ -67,7 +67,7 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
         if (watcher) await watcher.start();
         const r = await reconcile(layout, index, log);
         log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
-        internals.dedupeConversion = convertDedupe(internals, opts.dedupe, log.child({ module: 'dedupe' })).catch((err: unknown) => {
+        internals.dedupeConversion = convertDedupe(internals, opts.dedupe, opts.log.child({ module: 'dedupe' })).catch((err: unknown) => {
           log.error({ err }, 'dedupe conversion failed; it runs again at the next start');
           return null;
         });
