@@ -132,7 +132,7 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   }
   const server = await startServer(serverOpts);
   health.ready = true;
-  // node-cron computes its first match with Intl (~25 ms): not on the way to the first 200.
+  // Job setup stays off the way to the first 200.
   const schedulerStart = setTimeout(() => scheduler.start(), 100);
   schedulerStart.unref();
   if (server.fallbackReason) {
