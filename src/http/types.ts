@@ -55,9 +55,13 @@ export interface PeerCertificate {
   readonly uris: readonly string[];
 }
 
-/** A streamed response body with a known total length. */
+/**
+ * A streamed response body with a known total length. A source that offers `readInto`
+ * (fill this buffer, resolve the count, 0 at the end) lets the engine reuse one buffer
+ * for the whole response instead of receiving a new one per chunk.
+ */
 export interface StreamBody {
-  readonly stream: AsyncIterable<Buffer> & { destroy?(err?: Error): void };
+  readonly stream: AsyncIterable<Buffer> & { destroy?(err?: Error): void; readInto?(target: Buffer): Promise<number> };
   readonly length: number;
 }
 

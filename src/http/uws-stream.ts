@@ -5,12 +5,18 @@
  * total)` writes what the socket takes and buffers nothing more. On `ok ===
  * false` we stop pulling from the source and wait for `onWritable(offset)`;
  * the part of the chunk already sent is `offset - offsetBeforeTheChunk`, and we
- * retry the rest from there. So at most one chunk per response is held in
- * memory, however slow the reader. Every write happens inside `cork` (after an
+ * retry the rest from there. So at most one chunk per response is being written,
+ * however slow the reader. Every write happens inside `cork` (after an
  * await we are no longer in a uWS callback) and never after an abort.
+ *
+ * Where the chunks come from (chunk-source.ts): a source with `readInto` is read into
+ * pooled buffers, the next chunk while the current one is being sent; any other source
+ * is iterated. A pooled chunk the socket does not take at once is copied out, so
+ * waiting on a slow client never holds a pooled buffer.
  */
 import type { UwsResponse } from '../platform/native.ts';
 import type { StreamBody } from './types.ts';
+import { chunkSource } from './chunk-source.ts';
 
 /** Per-response state shared with the adapter's onAborted handler. */
 export interface ResponseState {
@@ -36,7 +42,7 @@ export interface StreamResult {
  */
 export async function streamToUws(res: UwsResponse, state: ResponseState, writeHead: () => void, body: StreamBody): Promise<StreamResult> {
   const total = body.length;
-  const iterator = body.stream[Symbol.asyncIterator]();
+  const source = chunkSource(body);
   let headWritten = false;
   let sent = 0;
   let complete = false;
@@ -47,29 +53,42 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
   // (found by a hang at ~5 MiB of a 64 MiB download).
   const writable: { current?: (offset: number) => boolean } = {};
   res.onWritable((offset) => (writable.current && !state.aborted ? writable.current(offset) : true));
+  // The cork callback is made once and fed through `w`, not allocated per chunk.
+  const w: { chunk: Buffer; ok: boolean; done: boolean; base: number } = { chunk: Buffer.alloc(0), ok: false, done: false, base: 0 };
+  const write = () => {
+    if (!headWritten) writeHead();
+    headWritten = true;
+    w.base = res.getWriteOffset();
+    [w.ok, w.done] = res.tryEnd(w.chunk, total);
+  };
   try {
     while (!state.aborted) {
-      let next: IteratorResult<Buffer>;
+      let next: Buffer | null;
       try {
-        next = await iterator.next();
+        next = await source.next(total - sent);
       } catch (err) {
         return fail(res, state, toError(err), sent, headWritten);
       }
-      if (state.aborted) break;
-      if (next.done) break;
+      if (state.aborted || next === null) break;
       // Never send more than announced: the connection would desync.
-      const chunk = next.value.length > total - sent ? next.value.subarray(0, total - sent) : next.value;
+      const chunk = next.length > total - sent ? next.subarray(0, total - sent) : next;
       if (chunk.length === 0) continue;
-      let ok = false;
-      let done = false;
-      let base = 0;
-      res.cork(() => {
-        if (!headWritten) writeHead();
-        headWritten = true;
-        base = res.getWriteOffset();
-        [ok, done] = res.tryEnd(chunk, total);
-      });
-      if (!ok && !done) done = await whenWritable(res, state, writable, chunk, base, total);
+      w.chunk = chunk;
+      res.cork(write);
+      let done = w.done;
+      if (!w.ok && !done && !state.aborted) {
+        let rest = chunk;
+        let base = w.base;
+        if (source.lends) {
+          // A slow reader must not keep a pooled buffer from the other downloads while
+          // its socket drains: keep a copy of the unsent tail and give the buffer back.
+          const written = res.getWriteOffset() - w.base;
+          rest = Buffer.from(chunk.subarray(written));
+          base += written;
+          source.release();
+        }
+        done = await whenWritable(res, state, writable, rest, base, total);
+      }
       if (state.aborted) break;
       sent += chunk.length;
       if (done) {
@@ -81,9 +100,8 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
     if (state.aborted) return { bytesSent: sent, headerPending: false };
     return fail(res, state, new Error(`stream body ended after ${sent} of ${total} bytes`), sent, headWritten);
   } finally {
-    if (!complete) body.stream.destroy?.();
-    // Let a generator or Readable release its file handle.
-    void iterator.return?.()?.catch(() => undefined);
+    w.chunk = Buffer.alloc(0);
+    source.close(complete);
   }
 }
 

@@ -11,7 +11,8 @@ export interface StoredManifest {
 
 /** A readable (part of a) blob. */
 export interface BlobRead {
-  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void };
+  /** Iterate for new buffers, or `readInto` a buffer of your own (0 at the end). */
+  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void; readInto?(target: Buffer): Promise<number> };
   /** Bytes in this read. */
   length: number;
   /** Size of the whole blob. */

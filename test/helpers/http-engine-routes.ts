@@ -71,6 +71,15 @@ export function routes(p: Probe, opts: { reuseDownloadBuffer?: boolean } = {}): 
       handler: () => ({ status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: { stream: produce(p, BIG, opts.reuseDownloadBuffer), length: BIG } }),
     },
     {
+      name: 'download-into',
+      methods: ['GET'],
+      pattern: /^\/download-into$/,
+      handler: (ctx) => {
+        const total = Number(ctx.query.get('size') ?? BIG);
+        return { status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: { stream: fillSource(p, total), length: total } };
+      },
+    },
+    {
       name: 'upload',
       methods: ['PUT'],
       pattern: /^\/upload$/,
@@ -121,3 +130,58 @@ export async function* produce(p: Probe, total: number, reuse = false): AsyncGen
   }
 }
 
+
+/** Byte `k` of a `fillSource` body: a period (251) that no chunk or buffer size divides. */
+export const patternByte = (k: number) => k % 251;
+const PATTERN = Buffer.from(Array.from({ length: 251 * 1200 }, (_, i) => patternByte(i)));
+
+/** True when `chunk`, found at body offset `at`, holds the pattern. */
+export function matchesPattern(chunk: Buffer, at: number): boolean {
+  for (let done = 0; done < chunk.length; ) {
+    const n = Math.min(chunk.length - done, 251 * 1000);
+    const from = (at + done) % 251;
+    if (!chunk.subarray(done, done + n).equals(PATTERN.subarray(from, from + n))) return false;
+    done += n;
+  }
+  return true;
+}
+
+/**
+ * A body source like a blob file's: the engine may fill its own buffers with
+ * `readInto` (each call is served after a tick, as a file read would be) or iterate.
+ * Counts what was produced and records when it is destroyed or exhausted.
+ */
+export function fillSource(p: Probe, total: number): AsyncIterable<Buffer> & { destroy(): void; readInto(target: Buffer): Promise<number> } {
+  let position = 0;
+  let closed = false;
+  const close = () => {
+    closed = true;
+    p.downloadClosed = true;
+  };
+  const readInto = async (target: Buffer): Promise<number> => {
+    if (closed) throw new Error('source closed');
+    const n = Math.min(target.length, total - position);
+    const at = position;
+    position += n;
+    await sleep(0);
+    for (let done = 0; done < n; ) {
+      const k = Math.min(n - done, 251 * 1000);
+      const from = (at + done) % 251;
+      PATTERN.copy(target, done, from, from + k);
+      done += k;
+    }
+    p.produced += n;
+    if (position === total) close();
+    return n;
+  };
+  return {
+    readInto,
+    destroy: close,
+    async *[Symbol.asyncIterator]() {
+      while (position < total) {
+        const buf = Buffer.allocUnsafe(Math.min(256 * 1024, total - position));
+        yield buf.subarray(0, await readInto(buf));
+      }
+    },
+  };
+}

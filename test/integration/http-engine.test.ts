@@ -14,7 +14,8 @@ import { readFileSync } from 'node:fs';
 import { startServer, type HttpServer } from '../../src/http/index.ts';
 import { chooseHttpEngine, loadUws } from '../../src/platform/native.ts';
 import { request, errorCodes, RawConnection, sleep } from '../helpers/http-wire.ts';
-import { BIG, DIGEST, MiB, Probe, routes } from '../helpers/http-engine-routes.ts';
+import { BIG, DIGEST, MiB, Probe, matchesPattern, routes } from '../helpers/http-engine-routes.ts';
+import { connect, type Socket } from 'node:net';
 import { startChildServer, type ChildServer } from '../helpers/http-engine-child.ts';
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/tls/${f}`, import.meta.url));
 
@@ -274,6 +275,82 @@ for (const engine of ['uws', 'node'] as const) {
       const last = probe.completions.at(-1);
       assert.deepEqual(last && { route: last.route, status: last.status, aborted: last.aborted }, { route: 'download', status: 200, aborted: true });
       assert.equal((await request(port, '/v2/')).status, 200);
+    });
+
+    /** GET /download-into?size=; reads slowly when `pauseMsPerMiB`; resolves bytes that matched the pattern. */
+    function downloadInto(size: number, pauseMsPerMiB = 0): Promise<number> {
+      return new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: `/download-into?size=${size}`, agent: false }, async (res) => {
+          try {
+            assert.equal(res.statusCode, 200);
+            assert.equal(res.headers['content-length'], String(size));
+            let at = 0;
+            let since = 0;
+            for await (const c of res) {
+              assert.ok(matchesPattern(c as Buffer, at), `body bytes at ${at} are not the source's`);
+              at += (c as Buffer).length;
+              since += (c as Buffer).length;
+              if (pauseMsPerMiB && since >= MiB) {
+                since = 0;
+                await sleep(pauseMsPerMiB);
+              }
+            }
+            resolve(at);
+          } catch (e) {
+            reject(e);
+          }
+        }).on('error', reject);
+      });
+    }
+
+    it('a readInto source (blob files) streams intact, fast and to a slow reader', async () => {
+      assert.equal(await downloadInto(4 * MiB + 12345), 4 * MiB + 12345);
+      assert.equal(await downloadInto(16 * MiB, 20), 16 * MiB);
+      assert.equal(await downloadInto(1), 1);
+    });
+
+    it('readers that stop reading do not hold up other downloads', async () => {
+      // More stalled responses than uWS's shared read buffers: each must give its buffer
+      // back while its socket is full, or the next download waits for their timeouts.
+      const stalled: Socket[] = [];
+      try {
+        for (let i = 0; i < 24; i++) {
+          const sock = connect(port, '127.0.0.1');
+          sock.on('error', () => undefined);
+          sock.write(`GET /download-into?size=${64 * MiB} HTTP/1.1\r\nHost: x\r\n\r\n`);
+          sock.once('data', () => sock.pause());
+          stalled.push(sock);
+        }
+        await sleep(500);
+        const started = Date.now();
+        assert.equal(await downloadInto(8 * MiB), 8 * MiB);
+        assert.ok(Date.now() - started < 5000, `a download beside stalled readers took ${Date.now() - started} ms`);
+      } finally {
+        for (const sock of stalled) sock.destroy();
+      }
+      assert.equal(await downloadInto(MiB), MiB, 'serving continues after the stalled readers left');
+    });
+
+    it('a client abort mid-download stops a readInto source', async () => {
+      probe.reset();
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: `/download-into?size=${BIG}` }, (res) => {
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got >= 2 * MiB) {
+              req.destroy();
+              resolve();
+            }
+          });
+        });
+        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(e)));
+      });
+      const deadline = Date.now() + 3000;
+      while (!probe.downloadClosed && Date.now() < deadline) await sleep(10);
+      assert.equal(probe.downloadClosed, true, 'the source was destroyed');
+      assert.ok(probe.produced < BIG, 'the source was not read to the end');
+      assert.equal(await downloadInto(MiB), MiB);
     });
 
     it(`a Content-Length of 1,000,000,000 or more is ${engine === 'uws' ? 'answered 413 before uWS drops it' : 'accepted'}`, async () => {

@@ -1,19 +1,21 @@
 import { constants } from 'node:fs';
 import { copyFile, open, readFile, rm, utimes } from 'node:fs/promises';
 import type { LayoutPaths } from './paths.ts';
+import { FileRange } from './file-range.ts';
 import { type SyncPolicy, fsyncFile, linkAtomic, renameDurable, statOrNull, writeFileAtomic } from './files.ts';
 
 /** A readable byte stream of (part of) a blob with its length. */
 export interface BlobStream {
-  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void };
+  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void; readInto(target: Buffer): Promise<number> };
   length: number;
   /** Size of the whole blob (for Content-Range). */
   size: number;
 }
 
 /**
- * Reads are streamed in large chunks: fewer syscalls and fewer trips through the
- * HTTP engine per MiB, which is what keeps pull throughput near sendfile.
+ * Chunk size for consumers that iterate (and so get a new buffer per chunk): large, for
+ * fewer syscalls and fewer trips through the HTTP engine per MiB. The uWS engine reads
+ * into its own pooled buffers instead (FileRange.readInto).
  */
 const READ_CHUNK = 512 * 1024;
 
@@ -40,20 +42,21 @@ export class BlobFiles {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    const size = Number((await fh.stat()).size);
+    let size: number;
+    try {
+      size = Number((await fh.stat()).size);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
     const start = range?.start ?? 0;
     const end = range ? Math.min(range.end, size - 1) : size - 1;
     const length = Math.max(0, end - start + 1);
-    if (length === 0) {
-      await fh.close();
-      const empty = (async function* () {})() as AsyncGenerator<Buffer> & { destroy(): void };
-      empty.destroy = () => undefined;
-      return { stream: empty, length: 0, size };
-    }
-    // The stream owns the handle from here: it closes it on end, error or destroy (a
-    // client hanging up), exactly once.
-    const stream = fh.createReadStream({ start, end, highWaterMark: READ_CHUNK, autoClose: true });
-    return { stream: stream as unknown as BlobStream['stream'], length, size };
+    // The range owns the handle from here: it closes it on end, error or destroy (a
+    // client hanging up), exactly once; an empty range closes it at once.
+    const stream = new FileRange(fh, start, length, READ_CHUNK);
+    if (length === 0) stream.destroy();
+    return { stream, length, size };
   }
 
   /** Reads a whole (small) blob: manifests only. */
