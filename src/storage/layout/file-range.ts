@@ -78,16 +78,30 @@ export class FileRange implements AsyncIterable<Buffer> {
     }
   }
 
+  /**
+   * New buffers, the next one read while the consumer handles the current one (as
+   * fs.ReadStream did): reading only when asked made node:http pulls ~2x slower.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     try {
-      while (this.#remaining > 0) {
-        const buf = Buffer.allocUnsafe(Math.min(this.chunk, this.#remaining));
-        const n = await this.readInto(buf);
-        yield n === buf.length ? buf : buf.subarray(0, n);
+      let next = this.#readNew();
+      while (next) {
+        const buf = await next;
+        next = this.#readNew();
+        yield buf;
       }
     } finally {
       this.#close();
     }
+  }
+
+  #readNew(): Promise<Buffer> | undefined {
+    if (this.#remaining === 0) return undefined;
+    const buf = Buffer.allocUnsafe(Math.min(this.chunk, this.#remaining));
+    const read = this.readInto(buf).then((n) => (n === buf.length ? buf : buf.subarray(0, n)));
+    // Awaited by the loop unless the consumer stops first; then nobody must see it fail.
+    read.catch(() => undefined);
+    return read;
   }
 
   /** Stops reading and releases the handle (idempotent). */
