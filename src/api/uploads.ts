@@ -51,7 +51,7 @@ export function uploadStartHandler(deps: ApiDeps): Handler {
     }
     const digestParam = ctx.query.get('digest');
     if (digestParam !== null) {
-      const r = await uploads.monolithic(repo, digestParam, ctx.body(), contentLength(ctx));
+      const r = await uploads.monolithic(repo, digestParam, ctx.body(LEND), contentLength(ctx));
       return blobCreated(repo, r.digest);
     }
     const s = await uploads.start(repo);
@@ -80,7 +80,7 @@ export function uploadSessionHandler(deps: ApiDeps): Handler {
         if (range) opts.range = range;
         const len = contentLength(ctx);
         if (len !== undefined) opts.length = len;
-        const s = await uploads.append(repo, id, ctx.body(), opts);
+        const s = await uploads.append(repo, id, ctx.body(LEND), opts);
         return sessionReply(202, repo, id, s.offset);
       }
       case 'PUT': {
@@ -99,5 +99,8 @@ export function uploadSessionHandler(deps: ApiDeps): Handler {
 }
 
 function bodyOf(ctx: RequestContext): AsyncIterable<Buffer> | null {
-  return hasBody(ctx) ? ctx.body() : null;
+  return hasBody(ctx) ? ctx.body(LEND) : null;
 }
+
+/** Upload bodies go straight to the session file, a chunk at a time: the engine may reuse chunk memory. */
+const LEND = { lend: true } as const;

@@ -8,7 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { RegistryError, toErrorResponse } from '../errors/index.ts';
 import { compileRoutes } from './router.ts';
-import type { PeerCertificate, Reply, RequestContext, Route, ServerHooks, StreamBody } from './types.ts';
+import type { BodyOptions, PeerCertificate, Reply, RequestContext, Route, ServerHooks, StreamBody } from './types.ts';
 
 /** What an engine reads from its request object before the first await. */
 export interface CapturedRequest {
@@ -24,7 +24,7 @@ export interface CapturedRequest {
 
 /** Body access the engine provides to the context. */
 export interface BodySource {
-  body(): AsyncIterable<Buffer>;
+  body(opts?: BodyOptions): AsyncIterable<Buffer>;
   received(): number;
 }
 
@@ -72,7 +72,7 @@ export function createContext(req: CapturedRequest, id: string, signal: AbortSig
     secure: req.secure,
     ...(req.peerCertificate ? { peerCertificate: req.peerCertificate } : {}),
     params: {},
-    body: () => source.body(),
+    body: (opts) => source.body(opts),
     bodyBytesReceived: () => source.received(),
   };
 }

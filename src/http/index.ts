@@ -3,6 +3,7 @@
  * ./types.ts); only `app/` starts servers.
  */
 export type {
+  BodyOptions,
   Handler,
   HttpServer,
   PeerCertificate,

@@ -35,13 +35,21 @@ export interface RequestContext {
   params: Record<string, string>;
   /**
    * The request body as a stream of chunks, readable once. Chunks are owned by the
-   * consumer (already copied out of engine memory). The engine pauses the socket
-   * while the consumer lags (backpressure). Ends early with an error when the client
-   * aborts. Empty for requests without a body.
+   * consumer (already copied out of engine memory), unless `lend` is asked for: then
+   * each chunk is valid only until the consumer asks for the next one (or stops), and
+   * the engine may reuse its memory. The engine pauses the socket while the consumer
+   * lags (backpressure). Ends early with an error when the client aborts. Empty for
+   * requests without a body.
    */
-  body(): AsyncIterable<Buffer>;
+  body(opts?: BodyOptions): AsyncIterable<Buffer>;
   /** Bytes of body received so far (for logging/metrics). */
   bodyBytesReceived(): number;
+}
+
+/** How a consumer reads a request body. */
+export interface BodyOptions {
+  /** The consumer is done with a chunk before it asks for the next (see RequestContext.body). */
+  readonly lend?: boolean;
 }
 
 /** A verified client certificate's identity fields (no engine type leaks through). */

@@ -80,7 +80,7 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
       queue = q;
     }
     const ctx = createContext(captured, id, controller.signal, {
-      body: () => (queue ? queue.iterate() : emptyBody()),
+      body: (opts) => (queue ? queue.iterate(opts?.lend) : emptyBody()),
       received: () => queue?.received ?? 0,
     });
 

@@ -50,7 +50,11 @@ export interface BlobStore {
   mount(repo: string, digest: string, from: string): Promise<boolean>;
 }
 
-/** Upload sessions. Errors: BLOB_UPLOAD_UNKNOWN, RANGE_INVALID (416), DIGEST_INVALID, SIZE_INVALID. */
+/**
+ * Upload sessions. Errors: BLOB_UPLOAD_UNKNOWN, RANGE_INVALID (416), DIGEST_INVALID,
+ * SIZE_INVALID. Bodies are read a chunk at a time, each written before the next is
+ * asked for, so a body may reuse a chunk's memory once the next one is requested.
+ */
 export interface UploadStore {
   start(repo: string): Promise<UploadState>;
   status(repo: string, id: string): Promise<UploadState>;

@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -329,6 +329,15 @@ for (const engine of ['uws', 'node'] as const) {
         for (const sock of stalled) sock.destroy();
       }
       assert.equal(await downloadInto(MiB), MiB, 'serving continues after the stalled readers left');
+    });
+
+    it('a body read in lend mode, with waits between chunks, arrives intact', async () => {
+      probe.reset();
+      const data = randomBytes(24 * MiB + 777);
+      const want = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const r = await request(port, '/upload?lend=1', { method: 'PUT', body: data, agent: false });
+      assert.equal(r.status, 200);
+      assert.deepEqual(JSON.parse(r.body.toString()), { bytes: data.length, digest: want, received: data.length });
     });
 
     it('a client abort mid-download stops a readInto source', async () => {

@@ -1,6 +1,5 @@
-import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
-import { once } from 'node:events';
+import { constants, createReadStream } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { StreamingHasher, type Algorithm } from '../../oci/index.ts';
 import type { LayoutPaths } from './paths.ts';
 import { statOrNull } from './files.ts';
@@ -36,32 +35,32 @@ export class UploadFiles {
   }
 
   /**
-   * Streams `body` onto the end of the session file, feeding `hasher` as it goes.
-   * Waits on the file stream's 'drain', and the HTTP engine pauses the socket while we
-   * wait, so memory stays bounded however fast the client sends. `limit` caps the bytes
-   * accepted (a chunk must match its Content-Length). Returns the bytes appended.
+   * Streams `body` onto the end of the session file, feeding `hasher` as it goes. Each
+   * chunk is written (on libuv's pool, while it is hashed here) before the next one is
+   * asked for, so a body may lend its chunks (the uWS engine reuses their memory), and
+   * the HTTP engine pauses the socket while we write, so memory stays bounded however
+   * fast the client sends. `limit` caps the bytes accepted (a chunk must match its
+   * Content-Length). Returns the bytes appended.
    */
   async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: StreamingHasher | null, limit?: number): Promise<number> {
-    const ws = createWriteStream(this.paths.upload(repo, id), { flags: 'a', highWaterMark: 1024 * 1024 });
-    const failed = once(ws, 'error').then(([e]) => {
-      throw e;
-    });
-    failed.catch(() => undefined);
+    const fh = await open(this.paths.upload(repo, id), 'a');
     let written = 0;
     try {
       for await (const chunk of body) {
         written += chunk.length;
         if (limit !== undefined && written > limit) throw new UploadOverrun(limit);
-        hasher?.update(chunk);
-        if (!ws.write(chunk)) await Promise.race([once(ws, 'drain'), failed]);
+        const write = writeAll(fh, chunk);
+        try {
+          hasher?.update(chunk);
+        } finally {
+          await write;
+        }
       }
-      ws.end();
-      await Promise.race([once(ws, 'finish'), failed]);
-      await once(ws, 'close').catch(() => undefined);
     } catch (err) {
-      ws.destroy();
+      await fh.close().catch(() => undefined);
       throw err;
     }
+    await fh.close();
     return written;
   }
 
@@ -76,6 +75,14 @@ export class UploadFiles {
 
   async remove(repo: string, id: string): Promise<void> {
     await rm(this.paths.upload(repo, id), { force: true });
+  }
+}
+
+/** Writes all of `chunk` at the end of an O_APPEND file (a write may take only part). */
+async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done);
+    done += bytesWritten;
   }
 }
 
