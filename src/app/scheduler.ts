@@ -1,3 +1,4 @@
+import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { inGcTimeWindow } from '../config/index.ts';
 import type { GcTimeWindow } from '../config/types.ts';
@@ -20,15 +21,18 @@ interface Entry {
 }
 
 /**
- * The one scheduler: a clock ticks once a second and each job starts when it is due,
- * never overlapping itself. Intervals are zot durations (any length, not cron fields), so
- * the clock is a plain interval: node-cron's once-a-second task cost ~25 ms of Intl
- * setup when it started (a stall that landed in the first pulls after start), ~8 MiB
- * of resident memory and ~2 ms of CPU per tick, for nothing a timer cannot do.
+ * The one scheduler: a node-cron clock ticks and each job starts when it is due, never
+ * overlapping itself. Intervals are zot durations (any length, not cron fields), which is
+ * why the cron task is only the clock. It ticks once a minute when every interval is a
+ * minute or more (zot's are hours: gcInterval 1h, scrub 24h), once a second otherwise:
+ * node-cron works out each tick's date parts with Intl, ~2 ms of CPU a tick, which an idle
+ * device should not pay every second. Its first use maps ICU data (~8 MiB of file-backed
+ * RSS) and takes ~25 ms, so the clock starts a while after the first 200 (app.ts).
  */
 export class Scheduler {
   private entries: Entry[] = [];
-  private clock: NodeJS.Timeout | undefined;
+  private clock: ScheduledTask | undefined;
+  private clockEverySecond = false;
 
   constructor(private readonly log: Logger) {}
 
@@ -36,13 +40,30 @@ export class Scheduler {
     const delay = Math.floor(Math.random() * (job.maxStartDelayMs ?? 0));
     this.entries.push({ job, nextDue: Date.now() + job.intervalMs + delay, running: undefined });
     this.log.info({ job: job.name, everyMs: job.intervalMs, window: job.window?.text }, 'job scheduled');
+    // A job added later that needs a finer clock than the running one gets it.
+    if (this.clock && !this.clockEverySecond && this.needsSeconds()) this.restartClock();
   }
 
   start(): void {
     if (this.clock || this.entries.length === 0) return;
-    this.clock = setInterval(() => this.tick(), 1000);
+    this.clockEverySecond = this.needsSeconds();
+    const every = this.clockEverySecond ? '* * * * * *' : '* * * * *';
+    this.clock = cron.schedule(every, () => this.tick(), { name: 'skiff-scheduler', noOverlap: true });
     // The scheduler must not keep a finished process alive.
     this.clock.unref();
+    this.log.debug({ every }, 'scheduler clock started');
+  }
+
+  private restartClock(): void {
+    void this.clock?.destroy();
+    this.clock = undefined;
+    this.start();
+  }
+
+  /** Jobs due at a finer grain than a minute (short test intervals, a first run within a minute). */
+  private needsSeconds(): boolean {
+    const now = Date.now();
+    return this.entries.some((e) => e.job.intervalMs < 60_000 || e.nextDue - now < 60_000);
   }
 
   /** Runs a job now (CLI, tests); resolves when it ends. */
@@ -54,7 +75,7 @@ export class Scheduler {
 
   /** Stops ticking and waits for running jobs to finish. */
   async stop(): Promise<void> {
-    clearInterval(this.clock);
+    await this.clock?.destroy();
     this.clock = undefined;
     await Promise.all(this.entries.map((e) => e.running));
   }
@@ -66,6 +87,8 @@ export class Scheduler {
       if (e.job.window && !inGcTimeWindow(e.job.window, new Date(now))) continue;
       void this.launch(e);
     }
+    // Back to a minute clock once nothing is due within a minute (after a first sync poll).
+    if (this.clockEverySecond && !this.needsSeconds()) this.restartClock();
   }
 
   private launch(e: Entry): Promise<void> {
@@ -79,6 +102,7 @@ export class Scheduler {
       .finally(() => {
         e.running = undefined;
         e.nextDue = Date.now() + e.job.intervalMs;
+        if (this.clock && !this.clockEverySecond && this.needsSeconds()) this.restartClock();
         this.log.debug({ job: e.job.name, ms: Date.now() - started }, 'job done');
       });
     return e.running;

@@ -23,9 +23,12 @@ export class BlobService implements BlobStore {
 
   async stat(repo: string, digest: string): Promise<{ size: number } | null> {
     parseDigest(digest);
+    // Touch first, then look: a sweep that moves the file aside after this touch sees it
+    // and puts the file back, and one that moved it before makes this answer 404 (the
+    // client uploads again). Either way a 200 here means the blob stays (gc/sweep.ts).
+    this.touches.touch(repo, digest);
     const st = await this.layout.blobs.stat(repo, digest);
     if (!st) return null;
-    this.touches.touch(repo, digest);
     return { size: st.size };
   }
 

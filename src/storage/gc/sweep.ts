@@ -99,15 +99,24 @@ export async function sweepRepo(s: StorageInternals, repo: string, settings: GcS
     // for this loop, and one file per event-loop turn crawls when requests are busy.
     await mapLimit(candidates, GC_FILE_CONCURRENCY, async (digest) => {
       const f = await layout.blobs.stat(repo, digest);
-      // The touch is read last, right before the decision: a client that HEADs the blob
-      // while this loop runs (to skip re-uploading it) keeps it.
-      if (!f || f.mtimeMs > cutoff || (touches.lastTouch(repo, digest) ?? 0) >= touchCutoff) return;
+      const touched = () => (touches.lastTouch(repo, digest) ?? 0) >= touchCutoff;
+      if (!f || f.mtimeMs > cutoff || touched()) return;
+      if (!settings.dryRun) {
+        // A client may HEAD the blob at any moment (to skip re-uploading it): move the file
+        // aside first, then read the touch log. A HEAD that found the file touched before
+        // the move, so it is seen here and the file goes back; a later HEAD gets 404.
+        const retired = await layout.blobs.retire(repo, digest);
+        if (!retired) return;
+        if (touched()) {
+          await layout.blobs.restore(repo, digest, retired);
+          return;
+        }
+        await layout.blobs.purge(retired);
+        removed.push(digest);
+      }
       audit({ kind: 'blob', digest, size: f.size, reason: 'unreferenced' });
       out.blobs++;
       out.bytes += f.size;
-      if (settings.dryRun) return;
-      await layout.blobs.remove(repo, digest);
-      removed.push(digest);
     });
     // One index transaction for the repository, not one commit per blob.
     if (removed.length > 0) await index.write.removeHolders(removed, repo);

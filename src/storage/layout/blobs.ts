@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, open, readFile, rm, utimes } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import type { LayoutPaths } from './paths.ts';
 import { FileRange } from './file-range.ts';
 import { type SyncPolicy, fsyncFile, linkAtomic, renameDurable, statOrNull, writeFileAtomic } from './files.ts';
@@ -134,5 +134,33 @@ export class BlobFiles {
   /** Removes a blob file; missing is fine (idempotent delete). */
   async remove(repo: string, digest: string): Promise<void> {
     await rm(this.paths.blob(repo, digest), { force: true });
+  }
+
+  /**
+   * Moves a blob out of `blobs/` into a temp file of the repository (one atomic rename),
+   * for garbage collection to decide on before anything is lost: `restore` puts it back,
+   * `remove` of the returned path drops it. null when the blob is not there. A crash in
+   * between leaves an unreferenced blob in `.uploads/`, swept with stale temp files.
+   */
+  async retire(repo: string, digest: string): Promise<string | null> {
+    const to = this.paths.temp(repo);
+    await mkdir(this.paths.uploadsDir(repo), { recursive: true });
+    try {
+      await rename(this.paths.blob(repo, digest), to);
+      return to;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /** Puts a retired blob back (the caller holds the repository lock, so nothing took its place). */
+  async restore(repo: string, digest: string, retired: string): Promise<void> {
+    await rename(retired, this.paths.blob(repo, digest));
+  }
+
+  /** Drops a retired blob for good. */
+  async purge(retired: string): Promise<void> {
+    await rm(retired, { force: true });
   }
 }
