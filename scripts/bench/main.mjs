@@ -1,7 +1,7 @@
 // The bench run: for each selected workload, seed what it reads, then measure skiff and
 // distribution alternately (skiff, distribution, skiff, ... for plan.repeats rounds), and
 // finally print one table of medians and write the raw figures as JSON.
-import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, cpSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir, cpus, totalmem, release } from 'node:os';
@@ -95,9 +95,15 @@ export async function main(top, argv) {
   if (args.dir) mkdirSync(args.dir, { recursive: true });
   const work = args.dir ? mkdtempSync(join(args.dir, 'run-')) : mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   // Run a private copy of the bundle (same directory, so node_modules still resolve): other
-  // builds during the run must not change the skiff being measured.
+  // builds during the run must not change the skiff being measured. The entry imports its
+  // chunks from ./skiff-chunks/, which every build replaces (a build by another job mid-run
+  // made each later skiff start fail), so the chunks are copied too and the entry pointed
+  // at the copy.
   const bundle = join(top, 'dist', 'skiff-bench.mjs');
-  copyFileSync(join(top, 'dist', 'skiff.mjs'), bundle);
+  const chunks = join(top, 'dist', 'skiff-bench-chunks');
+  rmSync(chunks, { recursive: true, force: true });
+  cpSync(join(top, 'dist', 'skiff-chunks'), chunks, { recursive: true });
+  writeFileSync(bundle, readFileSync(join(top, 'dist', 'skiff.mjs'), 'utf8').replaceAll('./skiff-chunks/', './skiff-bench-chunks/'));
   SKIFF.bundle = bundle;
   const ctx = createContext({ top, work, plan, log });
   const started = new Date();
