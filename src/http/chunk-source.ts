@@ -96,7 +96,7 @@ class PooledReads implements ChunkSource {
       this.#start(spare, wanted - n - this.#claimed);
     }
     this.#lent = pending.buf;
-    return pending.buf.subarray(0, n);
+    return n === pending.buf.length ? pending.buf : pending.buf.subarray(0, n);
   }
 
   /** Starts reading the next `unclaimed` bytes (at most a buffer) into `buf`. */
