@@ -39,8 +39,9 @@ export function catalogHandler(deps: ApiDeps): Handler {
 
 /** `GET /v2/<name>/tags/list?n=&last=` (distribution-spec "Listing Tags"). */
 export function tagsHandler(deps: ApiDeps): Handler {
-  return (ctx) => {
+  return async (ctx) => {
     const repo = repoOf(ctx);
+    if (!deps.storage.catalog.hasRepo(repo)) await deps.storage.settled();
     if (!deps.storage.catalog.hasRepo(repo)) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
     const { n, last } = pageParams(ctx);
     const page = deps.storage.catalog.tags(repo, n, last);

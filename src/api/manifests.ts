@@ -23,6 +23,10 @@ export function manifestHandler(deps: ApiDeps): Handler {
           m = storage.manifests.get(repo, reference);
         }
         if (!m) {
+          await storage.settled();
+          m = storage.manifests.get(repo, reference);
+        }
+        if (!m) {
           if (!storage.catalog.hasRepo(repo)) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
           throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
         }

@@ -36,8 +36,13 @@ export interface StorageInternals {
   touches: TouchLog;
   /** The background dedupe conversion started by `ready()` (null result: nothing to do). */
   dedupeConversion?: Promise<DedupeReport | null>;
+  /** The background reconcile after a clean shutdown (see ready()). */
+  reconciling?: Promise<void>;
 }
 
+
+/** Index setting: 'clean' after a close, 'running' while open (a crash leaves it so). */
+const SHUTDOWN = 'shutdown';
 /**
  * Builds the storage engine over a root directory. The index opens at once; `ready()`
  * reconciles it with the disk (fast when current) and must resolve before serving.
@@ -52,6 +57,7 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   const repos = new RepoGuard(layout, index, opts.maxRepos);
   const log = opts.log.child({ module: 'storage' });
   let readyP: Promise<void> | undefined;
+  let unreconciled = false;
   const internals: StorageInternals = { layout, index, locks, touches };
   return {
     manifests: new ManifestService(layout, index, locks, repos),
@@ -65,8 +71,24 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
         const started = performance.now();
         await layout.repos.ensureRoot();
         if (watcher) await watcher.start();
-        const r = await reconcile(layout, index, log);
-        log.info({ ...r, fresh: index.fresh, ms: Math.round(performance.now() - started) }, 'index reconciled with disk');
+        // After a clean shutdown the index matched the disk when it closed; only a layout
+        // changed while skiff was down (copied in, edited) can differ. Serve from the index
+        // at once and reconcile in the background, each repository under its lock, so a
+        // start does not grow with the store. After a crash, or with a new index, the disk
+        // is read before the first request, as always.
+        const clean = !index.fresh && index.setting(SHUTDOWN) === 'clean';
+        await index.saveSetting(SHUTDOWN, 'running');
+        const reconciling = reconcile(layout, index, log, clean ? locks : undefined).then((r) =>
+          log.info({ ...r, fresh: index.fresh, background: clean, ms: Math.round(performance.now() - started) }, 'index reconciled with disk'),
+        );
+        if (clean) {
+          internals.reconciling = reconciling.catch((err: unknown) => {
+            unreconciled = true;
+            log.error({ err }, 'background reconcile failed; the index is served as it was, and read from disk at the next start');
+          });
+        } else {
+          await reconciling;
+        }
         internals.dedupeConversion = convertDedupe(internals, opts.dedupe, opts.log.child({ module: 'dedupe' })).catch((err: unknown) => {
           log.error({ err }, 'dedupe conversion failed; it runs again at the next start');
           return null;
@@ -74,9 +96,16 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
       })();
       return readyP;
     },
+    async settled() {
+      await readyP;
+      await internals.reconciling;
+    },
     async close() {
       watcher?.stop();
+      await internals.reconciling;
       await internals.dedupeConversion;
+      // Only a close that got here marks the index as matching the disk (see ready()).
+      if (!unreconciled) await index.saveSetting(SHUTDOWN, 'clean');
       await index.close();
     },
   };

@@ -1,4 +1,5 @@
 import { mapLimit } from '../platform/concurrency.ts';
+import type { KeyedMutex } from '../platform/locks.ts';
 import type { Logger } from 'pino';
 import { MANIFEST_KINDS, parseManifest } from '../oci/index.ts';
 import type { Layout, OciIndexJson } from './layout/index.ts';
@@ -11,9 +12,15 @@ import { tagOf } from './index-json.ts';
  * one readdir and one stat per repository, never a walk of the blobs. A changed, new
  * (e.g. an OCI layout copied in) or vanished repository is re-read from disk.
  */
-export async function reconcile(layout: Layout, index: RegistryIndex, log: Logger): Promise<{ scanned: number; rebuilt: number; removed: number }> {
-  const seen = new Set<string>();
-  for await (const repo of layout.listRepos()) seen.add(repo);
+export async function reconcile(
+  layout: Layout,
+  index: RegistryIndex,
+  log: Logger,
+  /** Given when requests are already being served: each repository is fixed under its lock. */
+  locks?: KeyedMutex,
+): Promise<{ scanned: number; rebuilt: number; removed: number }> {
+  const guarded = (repo: string, fn: () => Promise<void>) => (locks ? locks.run(repo, fn) : fn());
+  const seen = new Set(await layout.findRepos());
   // Fingerprints with bounded parallelism: a thousand sequential stat round trips were
   // most of a cold start with a current index.
   const stale: string[] = [];
@@ -24,14 +31,18 @@ export async function reconcile(layout: Layout, index: RegistryIndex, log: Logge
   });
   let rebuilt = 0;
   for (const repo of stale) {
-    await reindexRepo(layout, index, repo, log);
+    await guarded(repo, () => reindexRepo(layout, index, repo, log));
     rebuilt++;
   }
   let removed = 0;
   for (const repo of index.listRepos(undefined, undefined).items) {
     if (seen.has(repo)) continue;
-    await index.write.forget(repo);
-    removed++;
+    // While serving, a push may have created the repository after the walk: look again.
+    await guarded(repo, async () => {
+      if (locks && (await layout.repos.fingerprint(repo))) return;
+      await index.write.forget(repo);
+      removed++;
+    });
   }
   return { scanned: seen.size, rebuilt, removed };
 }

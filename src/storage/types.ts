@@ -88,7 +88,17 @@ export interface Storage {
   readonly catalog: Catalog;
   /** Count a manifest pull (statistics for retention). */
   recordPull(repo: string, digest: string): void;
-  /** Startup reconcile of index and disk; resolves when the index is current. */
+  /**
+   * Startup reconcile of index and disk. Resolves when requests may be served: at once
+   * after a clean shutdown (the rest of the reconcile runs in the background), after the
+   * reconcile otherwise.
+   */
   ready(): Promise<void>;
+  /**
+   * Resolves when the index is known to match the disk (the background reconcile, if any,
+   * is done). A lookup that misses waits for it before answering "unknown", so a layout
+   * copied in while skiff was stopped is found by the first request that asks for it.
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }

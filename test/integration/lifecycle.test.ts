@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../helpers/client.ts';
@@ -48,6 +48,38 @@ test('close() lets an in-flight download finish, then refuses new connections; d
   c = new Client(reg.url);
   const r = await c.req('GET', '/v2/keep/me/manifests/v1');
   assert.equal(r.headers.get('docker-content-digest'), m.digest);
+  await reg.registry.close(1000);
+  await cleanup();
+});
+
+test('after a clean stop the index is trusted at start and reconciled in the background; a layout copied in meanwhile is found, one removed is forgotten', async () => {
+  const { dir, cleanup } = await tempDir();
+  let reg = await startTestRegistry({ root: dir });
+  const c1 = new Client(reg.url);
+  const cfg = imageConfig();
+  await c1.pushBlob('orig/app', cfg);
+  const layer = blob(5000);
+  await c1.pushBlob('orig/app', layer);
+  const m = imageManifest(cfg, [layer]);
+  await c1.pushManifest('orig/app', 'v1', m);
+  await c1.pushBlob('gone/app', cfg);
+  await c1.pushBlob('gone/app', layer);
+  assert.equal((await c1.pushManifest('gone/app', 'v1', m)).status, 201);
+  await reg.registry.close(1000);
+  // While stopped: a layout copied in under a new name, another repository deleted.
+  await cp(join(dir, 'orig/app'), join(dir, 'copied/app'), { recursive: true });
+  await rm(join(dir, 'gone'), { recursive: true });
+  reg = await startTestRegistry({ root: dir });
+  const c2 = new Client(reg.url);
+  // The first request may come before the background reconcile is done: a miss waits for it.
+  const r = await c2.req('GET', '/v2/copied/app/manifests/v1');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('docker-content-digest'), m.digest);
+  assert.equal((await c2.req('GET', '/v2/copied/app/tags/list')).status, 200);
+  await reg.registry.storage.settled();
+  assert.equal((await c2.req('GET', '/v2/gone/app/manifests/v1')).status, 404);
+  const cat = (await (await c2.req('GET', '/v2/_catalog')).json()) as { repositories: string[] };
+  assert.deepEqual(cat.repositories, ['copied/app', 'orig/app']);
   await reg.registry.close(1000);
   await cleanup();
 });

@@ -157,6 +157,8 @@ test('the index is rebuilt from disk: lost index, a changed index.json, a layout
     JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: idx.digest, size: idx.data.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
   );
   s = await open(dir);
+  // After a clean close the reconcile runs in the background; settled() waits for it.
+  await s.settled();
   assert.equal(s.manifests.get('dropped/in', 'latest')?.digest, idx.digest);
   assert.ok(s.manifests.get('dropped/in', m.digest), 'children of an index are known');
   assert.deepEqual(s.catalog.repositories().items, ['dropped/in', 'keep']);
@@ -168,6 +170,7 @@ test('the index is rebuilt from disk: lost index, a changed index.json, a layout
   await s.close();
   await rm(join(dir, 'dropped'), { recursive: true });
   s = await open(dir);
+  await s.settled();
   assert.deepEqual(s.catalog.repositories().items, ['keep']);
   await s.close();
   await cleanup();
