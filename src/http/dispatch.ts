@@ -4,6 +4,7 @@
  * into wire form. Both engines (uws.ts, node.ts) call into this, so status
  * codes, headers and error bodies cannot drift between them.
  */
+import type { LazyAbort } from './lazy-abort.ts';
 import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { RegistryError, toErrorResponse } from '../errors/index.ts';
@@ -56,7 +57,7 @@ export function requestIdFrom(header: string | undefined): string {
 }
 
 /** Build the RequestContext handlers see. `query` is parsed on first use only. */
-export function createContext(req: CapturedRequest, id: string, signal: AbortSignal, source: BodySource): RequestContext {
+export function createContext(req: CapturedRequest, id: string, abort: LazyAbort, source: BodySource): RequestContext {
   let query: URLSearchParams | undefined;
   return {
     method: req.method,
@@ -68,7 +69,9 @@ export function createContext(req: CapturedRequest, id: string, signal: AbortSig
     headers: req.headers,
     remoteAddress: req.remoteAddress,
     id,
-    signal,
+    get signal() {
+      return abort.signal;
+    },
     secure: req.secure,
     ...(req.peerCertificate ? { peerCertificate: req.peerCertificate } : {}),
     params: {},

@@ -7,6 +7,7 @@
  * iterator (node reads the socket only as fast as we consume); response
  * streams wait for 'drain' whenever `res.write` reports a full buffer.
  */
+import { LazyAbort } from './lazy-abort.ts';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -27,7 +28,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     // 'close' before the response finished means the client went away.
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(abortError());
@@ -36,7 +37,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
     const id = requestIdFrom(captured.headers['x-request-id']);
     let taken = false;
     let received = 0;
-    const ctx = createContext(captured, id, controller.signal, {
+    const ctx = createContext(captured, id, controller, {
       body: () => {
         if (taken) throw new Error('request body already consumed');
         taken = true;
@@ -60,12 +61,12 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
       // Drain an unread body so the parser reaches the next request.
       if (!req.complete) req.resume();
       let bytesSent = 0;
-      if (!controller.signal.aborted) {
+      if (!controller.aborted) {
         bytesSent = await writeReply(res, wire, captured.method, id, (e) => safely(() => hooks.onUnexpectedError?.(ctx, e)));
       } else if (isStreamBody(reply.body)) {
         reply.body.stream.destroy?.();
       }
-      safely(() => hooks.onComplete?.(ctx, { status: wire.status, route: routeName, durationMs: performance.now() - started, aborted: controller.signal.aborted, bytesSent }));
+      safely(() => hooks.onComplete?.(ctx, { status: wire.status, route: routeName, durationMs: performance.now() - started, aborted: controller.aborted, bytesSent }));
     })()
       .catch((err) => {
         safely(() => hooks.onUnexpectedError?.(ctx, err));

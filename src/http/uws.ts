@@ -14,6 +14,7 @@
  *   `endWithoutBody(n)` leaves the response "pending" (uWS waits for n body
  *   bytes), so the next request on that keep-alive connection closes it.
  */
+import { LazyAbort } from './lazy-abort.ts';
 import type { HttpServer, ServerOptions, TlsOptions } from './types.ts';
 import type { UwsApp, UwsListenSocket, UwsModule, UwsResponse } from '../platform/native.ts';
 import { BodyQueue } from './body-queue.ts';
@@ -35,7 +36,7 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
   const onRequest: Parameters<UwsApp['any']>[1] = (res, req) => {
     const started = performance.now();
     const state: ResponseState = { aborted: false, finished: false };
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     let queue: BodyQueue | undefined;
     res.onAborted(() => {
       state.aborted = true;
@@ -66,7 +67,7 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
       state.finished = true;
       res.writeStatus(rejection.statusLine).writeHeader('Content-Type', rejection.contentType).writeHeader('X-Request-Id', id);
       res.end(rejection.body, true);
-      const ctx = createContext(captured, id, controller.signal, { body: emptyBody, received: () => 0 });
+      const ctx = createContext(captured, id, controller, { body: emptyBody, received: () => 0 });
       safely(() => hooks.onComplete?.(ctx, { status: rejection.status, route: 'engine-limit', durationMs: performance.now() - started, aborted: false, bytesSent: 0 }));
       return;
     }
@@ -79,7 +80,7 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
       res.onData((chunk, isLast) => q.push(chunk, isLast));
       queue = q;
     }
-    const ctx = createContext(captured, id, controller.signal, {
+    const ctx = createContext(captured, id, controller, {
       body: (opts) => (queue ? queue.iterate(opts?.lend) : emptyBody()),
       received: () => queue?.received ?? 0,
     });
