@@ -254,19 +254,7 @@ for (const engine of ['uws', 'node'] as const) {
     it('a client abort mid-download stops the source stream; serving continues', async () => {
       probe.reset();
       const completions = probe.completions.length;
-      await new Promise<void>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port, path: '/download' }, (res) => {
-          let got = 0;
-          res.on('data', (c: Buffer) => {
-            got += c.length;
-            if (got >= 2 * MiB) {
-              req.destroy();
-              resolve();
-            }
-          });
-        });
-        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(e)));
-      });
+      await hangUpAfter(port, '/download', 2 * MiB);
       const deadline = Date.now() + 3000;
       while (!probe.downloadClosed && Date.now() < deadline) await sleep(10);
       assert.equal(probe.downloadClosed, true, 'the generator was closed');
@@ -342,19 +330,7 @@ for (const engine of ['uws', 'node'] as const) {
 
     it('a client abort mid-download stops a readInto source', async () => {
       probe.reset();
-      await new Promise<void>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port, path: `/download-into?size=${BIG}` }, (res) => {
-          let got = 0;
-          res.on('data', (c: Buffer) => {
-            got += c.length;
-            if (got >= 2 * MiB) {
-              req.destroy();
-              resolve();
-            }
-          });
-        });
-        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(e)));
-      });
+      await hangUpAfter(port, `/download-into?size=${BIG}`, 2 * MiB);
       const deadline = Date.now() + 3000;
       while (!probe.downloadClosed && Date.now() < deadline) await sleep(10);
       assert.equal(probe.downloadClosed, true, 'the source was destroyed');
@@ -457,3 +433,20 @@ describe('engine selection', () => {
     }
   });
 });
+
+/** GETs `path` and hangs up once `bytes` have arrived, as a client that gives up mid-download. */
+function hangUpAfter(port: number, path: string, bytes: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let got = 0;
+      res.on('data', (c: Buffer) => {
+        got += c.length;
+        if (got >= bytes) {
+          req.destroy();
+          resolve();
+        }
+      });
+    });
+    req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(e)));
+  });
+}
