@@ -18,12 +18,13 @@ export function manifestHandler(deps: ApiDeps): Handler {
       case 'GET':
       case 'HEAD': {
         let m = storage.manifests.get(repo, reference);
-        if (deps.lookup) {
-          await deps.lookup.beforeManifest(repo, reference, m);
+        if (!m) {
+          // Right after start the index may still be catching up with the disk.
+          await storage.settled();
           m = storage.manifests.get(repo, reference);
         }
-        if (!m) {
-          await storage.settled();
+        if (deps.lookup) {
+          await deps.lookup.beforeManifest(repo, reference, m);
           m = storage.manifests.get(repo, reference);
         }
         if (!m) {
