@@ -51,7 +51,7 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   const log = opts.log ?? createLogger({ level: config.log.level, ...(config.log.output ? { output: config.log.output } : {}) });
   const audit = auditLogger(config);
   for (const w of loaded.warnings) log.warn({ config: loaded.source }, w);
-  for (const key of loaded.unsupported) log.warn({ config: loaded.source, key }, `config key "${key}" is accepted but not supported by this build yet; it has no effect`);
+  for (const key of loaded.unsupported) log.warn({ config: loaded.source, key }, `config key "${key}" is accepted and has no effect (skiff does not support it)`);
 
   const storage = storageFromConfig(config, log);
   await storage.ready();

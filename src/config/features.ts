@@ -41,7 +41,10 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'log', supported: true },
   { key: 'extensions.scrub', supported: true },
   { key: 'extensions.sync', supported: true },
-  // accepted, not yet implemented
+  // accepted, not implemented (reported by `skiff verify` and at start)
+  { key: 'extensions.sync.registries.*.credentialHelper', supported: false },
+  { key: 'extensions.sync.registries.*.oauth2CredentialHelper', supported: false },
+  { key: 'extensions.sync.registries.*.reqPerSec', supported: false },
   { key: 'storage.storageDriver', supported: false },
   { key: 'storage.cacheDriver', supported: false },
   { key: 'storage.subPaths', supported: false },
@@ -105,9 +108,15 @@ export function findUnsupported(tree: Record<string, unknown>): string[] {
   const hits = new Set<string>();
   const valueAt = (segs: readonly string[]): unknown =>
     segs.reduce<unknown>((v, s) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[s] : undefined), tree);
+  const isSection = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length > 0;
   const visit = (value: unknown, path: string[]): void => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0) {
+    if (isSection(value)) {
       for (const [k, v] of Object.entries(value)) visit(v, [...path, k]);
+      return;
+    }
+    // A list of sections (sync registries) is walked item by item; `*` matches the index.
+    if (Array.isArray(value) && value.length > 0 && value.every(isSection)) {
+      value.forEach((item, i) => visit(item, [...path, String(i)]));
       return;
     }
     const e = entryFor(path);

@@ -25,7 +25,7 @@ export async function verifyConfig(path: string, env: Record<string, string | un
     const loaded = await loadConfig(path, env, options);
     config = loaded.config;
     messages.push(...loaded.warnings.map((w) => `warning: ${w}`));
-    messages.push(...loaded.unsupported.map((k) => `unsupported: ${k} is accepted but not implemented yet; it has no effect`));
+    messages.push(...loaded.unsupported.map((k) => `unsupported: ${k} is accepted and has no effect (skiff does not support it)`));
   } catch (err) {
     if (!isConfigError(err)) throw err;
     const prefix = err.code === 'CONFIG_INVALID' ? '' : `${path}: `;

@@ -459,6 +459,14 @@ describe('unsupported features', () => {
     assert.deepEqual(unsupported, []);
   });
 
+  it('keys inside list items are found too (sync registries), supported ones in the same list are not', () => {
+    const { unsupported } = loadConfigObject(
+      base({ extensions: { sync: { registries: [{ urls: ['https://a'], onDemand: true }, { urls: ['https://b'], credentialHelper: 'ecr', reqPerSec: 5 }] } } }),
+      't',
+    );
+    assert.deepEqual(unsupported, ['extensions.sync.registries.*.credentialHelper', 'extensions.sync.registries.*.reqPerSec']);
+  });
+
   it('the feature table is the single source of truth', () => {
     assert.ok(SUPPORTED_FEATURES.includes('storage.rootDirectory'));
     assert.ok(SUPPORTED_FEATURES.includes('extensions.sync'));

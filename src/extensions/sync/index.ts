@@ -30,9 +30,6 @@ async function start(ctx: ExtensionContext, cfg: SyncConfig): Promise<ExtensionI
   const registries: RegistrySync[] = [];
   for (const [i, r] of cfg.registries.entries()) {
     if (r.urls.length === 0) continue;
-    for (const key of ['credentialHelper', 'reqPerSec'] as const) {
-      if (r[key] !== undefined) log.warn({ registry: i, key }, `extensions.sync.registries[${i}].${key} is not supported by skiff yet; ignored`);
-    }
     const tls: CertDirMaterial = r.certDir ? await readCertDir(r.certDir) : {};
     const health = new UpstreamHealth(r.retryDelay ?? DOWN_BASE_MS, r.maxRetryDelay ?? DOWN_CAP_MS);
     registries.push(new RegistrySync(r, i, { storage, log, health, credentials, tls, inflight, pins }));
