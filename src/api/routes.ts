@@ -21,8 +21,8 @@ function v2(handler: Handler): Handler {
     try {
       reply = await handler(ctx);
     } catch (err) {
-      // A 401 from /v2/ is how clients discover auth; it carries the header too (zot does).
-      if (isRegistryError(err) && err.status === 401) Object.assign(err.headers, API_VERSION);
+      // Errors carry the header too (a 401 from /v2/ is how clients discover auth).
+      if (isRegistryError(err)) Object.assign(err.headers, API_VERSION);
       throw err;
     }
     reply.headers = { ...API_VERSION, ...reply.headers };

@@ -40,8 +40,7 @@ export class Scheduler {
     const delay = Math.floor(Math.random() * (job.maxStartDelayMs ?? 0));
     this.entries.push({ job, nextDue: Date.now() + job.intervalMs + delay, running: undefined });
     this.log.info({ job: job.name, everyMs: job.intervalMs, window: job.window?.text }, 'job scheduled');
-    // A job added later that needs a finer clock than the running one gets it.
-    if (this.clock && !this.clockEverySecond && this.needsSeconds()) this.restartClock();
+    this.retune();
   }
 
   start(): void {
@@ -54,8 +53,10 @@ export class Scheduler {
     this.log.debug({ every }, 'scheduler clock started');
   }
 
-  private restartClock(): void {
-    void this.clock?.destroy();
+  /** Switches the running clock between seconds and minutes when the jobs' needs change. */
+  private retune(): void {
+    if (!this.clock || this.needsSeconds() === this.clockEverySecond) return;
+    void this.clock.destroy();
     this.clock = undefined;
     this.start();
   }
@@ -88,7 +89,7 @@ export class Scheduler {
       void this.launch(e);
     }
     // Back to a minute clock once nothing is due within a minute (after a first sync poll).
-    if (this.clockEverySecond && !this.needsSeconds()) this.restartClock();
+    this.retune();
   }
 
   private launch(e: Entry): Promise<void> {
@@ -102,7 +103,7 @@ export class Scheduler {
       .finally(() => {
         e.running = undefined;
         e.nextDue = Date.now() + e.job.intervalMs;
-        if (this.clock && !this.clockEverySecond && this.needsSeconds()) this.restartClock();
+        this.retune();
         this.log.debug({ job: e.job.name, ms: Date.now() - started }, 'job done');
       });
     return e.running;

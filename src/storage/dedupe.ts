@@ -32,7 +32,7 @@ export async function convertDedupe(s: StorageInternals, dedupe: boolean, log: L
   /** digest → [repo, inode] of the first copy seen (the one others link to). */
   const canonical = new Map<string, { repo: string; ino: number }>();
   let lastLog = Date.now();
-  for await (const repo of s.layout.listRepos()) {
+  for (const repo of await s.layout.listRepos()) {
     for await (const b of s.layout.listBlobs(repo)) {
       report.blobs++;
       await s.locks.run(repo, async () => {

@@ -20,7 +20,7 @@ export async function reconcile(
   locks?: KeyedMutex,
 ): Promise<{ scanned: number; rebuilt: number; removed: number }> {
   const guarded = (repo: string, fn: () => Promise<void>) => (locks ? locks.run(repo, fn) : fn());
-  const seen = new Set(await layout.findRepos());
+  const seen = new Set(await layout.listRepos());
   // Fingerprints with bounded parallelism: a thousand sequential stat round trips were
   // most of a cold start with a current index.
   const stale: string[] = [];

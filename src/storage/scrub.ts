@@ -29,8 +29,7 @@ export async function scrub(
   const rows: ScrubRow[] = [];
   const started = Date.now();
   let bytes = 0;
-  const repos: string[] = [];
-  for await (const r of s.layout.listRepos()) repos.push(r);
+  const repos = await s.layout.listRepos();
   log.info({ repos: repos.length }, 'scrub started');
 
   /** Null when the blob is intact, else the reason. */

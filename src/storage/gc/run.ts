@@ -28,8 +28,7 @@ export async function collectGarbage(s: StorageInternals, settings: GcSettings):
   const report: GcReport = { repos: 0, tags: 0, manifests: 0, blobs: 0, bytes: 0, uploads: 0, reposRemoved: 0, ms: 0, dryRun: settings.dryRun };
   // Retention reads pull statistics from the index: write out the ones still in memory.
   await s.index.flushPulls();
-  const repos: string[] = [];
-  for await (const r of s.layout.listRepos()) repos.push(r);
+  const repos = await s.layout.listRepos();
   log.info({ repos: repos.length, dryRun: settings.dryRun || undefined }, 'gc started');
   let lastLog = Date.now();
   for (const [i, repo] of repos.entries()) {

@@ -143,15 +143,19 @@ export class BlobFiles {
    * between leaves an unreferenced blob in `.uploads/`, swept with stale temp files.
    */
   async retire(repo: string, digest: string): Promise<string | null> {
+    const from = this.paths.blob(repo, digest);
     const to = this.paths.temp(repo);
-    await mkdir(this.paths.uploadsDir(repo), { recursive: true });
     try {
-      await rename(this.paths.blob(repo, digest), to);
+      await rename(from, to);
       return to;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    // ENOENT: the blob is gone, or the repository has no .uploads yet (look, then retry once).
+    if (!(await statOrNull(from))) return null;
+    await mkdir(this.paths.uploadsDir(repo), { recursive: true });
+    await rename(from, to);
+    return to;
   }
 
   /** Puts a retired blob back (the caller holds the repository lock, so nothing took its place). */

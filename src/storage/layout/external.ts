@@ -19,7 +19,6 @@ export { REF_NAME };
 /** tar-stream only for import/export: loaded on first use, kept out of the server's startup. */
 const loadTar = async () => (await import('tar-stream')).default;
 
-
 /** A readable OCI image layout (a directory, or a tar unpacked to a temp directory). */
 export interface OciDir {
   readonly path: string;

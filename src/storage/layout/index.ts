@@ -3,7 +3,7 @@ import { BlobFiles } from './blobs.ts';
 import { UploadFiles } from './uploads.ts';
 import { RepoFiles } from './repo.ts';
 import type { SyncPolicy } from './files.ts';
-import { findRepoDirs, listBlobDigests, listBlobFiles, listRepoDirs, listUploads } from './scan.ts';
+import { listBlobDigests, listBlobFiles, listRepoDirs, listUploads } from './scan.ts';
 
 export { LayoutPaths } from './paths.ts';
 export type { BlobStream } from './blobs.ts';
@@ -25,13 +25,9 @@ export class Layout {
     this.repos = new RepoFiles(this.paths, policy);
   }
 
-  listRepos(): AsyncGenerator<string> {
+  /** Every repository on disk, sorted. */
+  listRepos(): Promise<string[]> {
     return listRepoDirs(this.paths);
-  }
-
-  /** Every repository at once, directories read in parallel (startup). */
-  findRepos(): Promise<string[]> {
-    return findRepoDirs(this.paths);
   }
 
   listBlobs(repo: string) {

@@ -1,5 +1,6 @@
 import { opendir, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { mapLimit } from '../../platform/concurrency.ts';
 import type { LayoutPaths } from './paths.ts';
 
 /** A blob file found on disk. */
@@ -13,60 +14,24 @@ export interface BlobEntry {
 /**
  * Walks the root for repositories: directories with an index.json. It descends into
  * repositories too (a/b may live inside a) but never into blobs/, .uploads or `_` state
- * directories, so it costs one readdir per repository, not one per blob.
+ * directories, so it costs one readdir per repository, not one per blob. Each level of the
+ * tree is read 32 directories at a time: one readdir after another was most of a cold start
+ * with a thousand repositories, each a round trip through the thread pool. Sorted names.
  */
-export async function* listRepoDirs(paths: LayoutPaths): AsyncGenerator<string> {
-  const stack: string[] = [paths.root];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    const subdirs: string[] = [];
-    let isRepo = false;
-    for (const e of entries) {
-      if (e.isFile() && e.name === 'index.json') isRepo = true;
-      else if (e.isDirectory() && e.name !== 'blobs' && !e.name.startsWith('.') && !e.name.startsWith('_')) subdirs.push(e.name);
-    }
-    if (isRepo && dir !== paths.root) yield relative(paths.root, dir).split(sep).join('/');
-    for (const s of subdirs.sort().reverse()) stack.push(join(dir, s));
-  }
-}
-
-/**
- * The same walk with up to `concurrency` directories read at once, all names at the end
- * (sorted). For startup: one readdir after another was most of a cold start with a
- * thousand repositories, each a round trip through the thread pool.
- */
-export async function findRepoDirs(paths: LayoutPaths, concurrency = 32): Promise<string[]> {
+export async function listRepoDirs(paths: LayoutPaths): Promise<string[]> {
   const found: string[] = [];
-  const queue: string[] = [paths.root];
-  let active = 0;
-  await new Promise<void>((resolve) => {
-    const pump = (): void => {
-      if (queue.length === 0 && active === 0) return resolve();
-      while (active < concurrency && queue.length > 0) {
-        const dir = queue.pop()!;
-        active++;
-        void readdir(dir, { withFileTypes: true })
-          .then((entries) => {
-            for (const e of entries) {
-              if (e.isFile() && e.name === 'index.json' && dir !== paths.root) found.push(relative(paths.root, dir).split(sep).join('/'));
-              else if (e.isDirectory() && e.name !== 'blobs' && !e.name.startsWith('.') && !e.name.startsWith('_')) queue.push(join(dir, e.name));
-            }
-          })
-          .catch(() => undefined)
-          .finally(() => {
-            active--;
-            pump();
-          });
+  let level = [paths.root];
+  while (level.length > 0) {
+    const next: string[] = [];
+    await mapLimit(level, 32, async (dir) => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        if (e.isFile() && e.name === 'index.json' && dir !== paths.root) found.push(relative(paths.root, dir).split(sep).join('/'));
+        else if (e.isDirectory() && e.name !== 'blobs' && !e.name.startsWith('.') && !e.name.startsWith('_')) next.push(join(dir, e.name));
       }
-    };
-    pump();
-  });
+    });
+    level = next;
+  }
   return found.sort();
 }
 
