@@ -41,7 +41,7 @@ export const FEATURES: readonly FeatureEntry[] = [
   { key: 'log', supported: true },
   { key: 'extensions.scrub', supported: true },
   { key: 'extensions.sync', supported: true },
-  // accepted, not implemented (reported by `skiff verify` and at start)
+  // accepted but unsupported: reported by `skiff verify` and at start, no effect
   { key: 'extensions.sync.registries.*.credentialHelper', supported: false },
   { key: 'extensions.sync.registries.*.oauth2CredentialHelper', supported: false },
   { key: 'extensions.sync.registries.*.reqPerSec', supported: false },
