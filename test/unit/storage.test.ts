@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isRegistryError } from '../../src/errors/index.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
 import { createStorage } from '../../src/storage/index.ts';
+import { RegistryIndex } from '../../src/storage/index/index.ts';
 import { blob, chunks, imageConfig, imageIndex, imageManifest, type Blob } from '../helpers/content.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -230,5 +231,45 @@ test('maxRepos: a push that would create one repository too many is refused with
   await assert.rejects(pushImage(s, 'q3', 'v1'), (err: unknown) => isRegistryError(err) && err.code === 'TOOMANYREQUESTS' && err.status === 429);
   await pushImage(s, 'q1', 'v2');
   await s.close();
+  await cleanup();
+});
+
+test('the read cache never serves a record a write replaced: re-tag, delete by tag and digest, reads in between', async () => {
+  const { dir, cleanup } = await tempDir();
+  const s = await open(dir);
+  const a = await pushImage(s, 'c/r', 'v1', [blob(100)]);
+  // Read twice so the second read comes from the cache.
+  assert.equal(s.manifests.get('c/r', 'v1')?.digest, a.m.digest);
+  assert.equal(s.manifests.get('c/r', 'v1')?.digest, a.m.digest);
+  const b = await pushImage(s, 'c/r', 'v1', [blob(200)]);
+  assert.equal(s.manifests.get('c/r', 'v1')?.digest, b.m.digest);
+  assert.deepEqual(s.manifests.get('c/r', 'v1')?.body, b.m.data);
+  await s.manifests.delete('c/r', 'v1');
+  assert.equal(s.manifests.get('c/r', 'v1'), null);
+  assert.equal(s.manifests.get('c/r', b.m.digest)?.digest, b.m.digest);
+  await s.manifests.delete('c/r', b.m.digest);
+  assert.equal(s.manifests.get('c/r', b.m.digest), null);
+  // Another repository's entries are untouched by these writes.
+  const other = await pushImage(s, 'c/other', 'x', [blob(300)]);
+  assert.equal(s.manifests.get('c/other', 'x')?.digest, other.m.digest);
+  await pushImage(s, 'c/r', 'v2', [blob(400)]);
+  assert.equal(s.manifests.get('c/other', 'x')?.digest, other.m.digest);
+  await s.close();
+  await cleanup();
+});
+
+test('the read cache: a read between a write and its commit does not pin the old record', async () => {
+  const { dir, cleanup } = await tempDir();
+  const index = RegistryIndex.open(dir);
+  const rec = (digest: string) => ({ digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 2, taggedAt: 1 });
+  await index.write.apply('r', { fingerprint: null, putTags: [['t', rec('sha256:aa')]] });
+  assert.equal(index.tag('r', 't')?.digest, 'sha256:aa');
+  const pending = index.write.apply('r', { fingerprint: null, putTags: [['t', rec('sha256:bb')]] });
+  // Not committed yet: this read sees the old value and may cache it...
+  assert.equal(index.tag('r', 't')?.digest, 'sha256:aa');
+  await pending;
+  // ...but the commit drops it.
+  assert.equal(index.tag('r', 't')?.digest, 'sha256:bb');
+  await index.close();
   await cleanup();
 });

@@ -2,6 +2,7 @@ import { openTables, type Tables } from './db.ts';
 import { IndexReader } from './reads.ts';
 import { IndexWriter } from './writes.ts';
 import { key } from './records.ts';
+import { RecordCache } from './cache.ts';
 
 export type { Page } from './reads.ts';
 export type { RepoChange, RepoSnapshot } from './writes.ts';
@@ -17,9 +18,9 @@ export class RegistryIndex extends IndexReader {
   private pulls = new Map<string, { count: number; lastPull: number; key: Buffer }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
-  private constructor(tables: Tables, fresh: boolean) {
-    super(tables);
-    this.write = new IndexWriter(tables);
+  private constructor(tables: Tables, fresh: boolean, cache = new RecordCache()) {
+    super(tables, cache);
+    this.write = new IndexWriter(tables, cache);
     this.fresh = fresh;
   }
 

@@ -1,4 +1,5 @@
 import type { Tables } from './db.ts';
+import type { RecordCache } from './cache.ts';
 import { key, prefixRange, tail, type ManifestRecord, type PullStats, type RepoRecord, type TagRecord } from './records.ts';
 
 /** A page of names, and whether more follow (for the `Link` header). */
@@ -13,7 +14,10 @@ export interface Page {
  * HEAD/GET cheap enough to serve tens of thousands per second on a small box.
  */
 export class IndexReader {
-  constructor(protected readonly t: Tables) {}
+  constructor(
+    protected readonly t: Tables,
+    protected readonly cache: RecordCache,
+  ) {}
 
   repo(repo: string): RepoRecord | undefined {
     return this.t.repos.get(key(repo));
@@ -32,8 +36,13 @@ export class IndexReader {
     return { items, more: false };
   }
 
+  /** A tag's record (frozen: it may be shared with the next reader). */
   tag(repo: string, tag: string): TagRecord | undefined {
-    return this.t.tags.get(key(repo, tag));
+    const hit = this.cache.tag(repo, tag);
+    if (hit) return hit;
+    const rec = this.t.tags.get(key(repo, tag));
+    if (rec) this.cache.putTag(repo, tag, rec);
+    return rec;
   }
 
   /** Tags of a repository in lexical order after `last`. */
@@ -57,8 +66,13 @@ export class IndexReader {
     for (const { key: k, value } of this.t.tags.getRange({ start: r.start, end: r.end })) yield [tail(k, r.skip), value];
   }
 
+  /** A manifest's record (frozen: it may be shared with the next reader). */
   manifest(repo: string, digest: string): ManifestRecord | undefined {
-    return this.t.manifests.get(key(repo, digest));
+    const hit = this.cache.manifest(repo, digest);
+    if (hit) return hit;
+    const rec = this.t.manifests.get(key(repo, digest));
+    if (rec) this.cache.putManifest(repo, rec);
+    return rec;
   }
 
   /** Digests of every manifest the repository knows. */

@@ -1,3 +1,4 @@
+import type { RecordCache } from './cache.ts';
 import type { Tables } from './db.ts';
 import { SEP, key, prefixRange, tail, type ManifestRecord, type RepoRecord, type TagRecord } from './records.ts';
 import type { Fingerprint } from '../layout/index.ts';
@@ -19,13 +20,30 @@ export interface RepoSnapshot {
   blobs: string[];
 }
 
-/** Write side: each call is one LMDB transaction, awaited until committed. */
+/**
+ * Write side: each call is one LMDB transaction, awaited until committed. Calls that
+ * change tags or manifests go through `dropping`, which keeps the read cache honest.
+ */
 export class IndexWriter {
-  constructor(private readonly t: Tables) {}
+  constructor(
+    private readonly t: Tables,
+    private readonly cache: RecordCache,
+  ) {}
+
+  /** Runs a write of `repo` (all repositories when undefined) with the read cache dropped before and after the commit. */
+  private async dropping(repo: string | undefined, write: () => Promise<unknown>): Promise<void> {
+    const drop = () => (repo === undefined ? this.cache.clear() : this.cache.dropRepo(repo));
+    drop();
+    try {
+      await write();
+    } finally {
+      drop();
+    }
+  }
 
   async apply(repo: string, change: RepoChange): Promise<void> {
     const t = this.t;
-    await t.root.transaction(() => {
+    await this.dropping(repo, () => t.root.transaction(() => {
       const existing = t.repos.get(key(repo));
       const rec: RepoRecord = { fingerprint: change.fingerprint, createdAt: existing?.createdAt ?? Date.now() };
       t.repos.put(key(repo), rec);
@@ -33,32 +51,32 @@ export class IndexWriter {
       for (const m of change.putManifests ?? []) this.putManifest(repo, m);
       for (const tag of change.deleteTags ?? []) t.tags.remove(key(repo, tag));
       for (const [tag, r] of change.putTags ?? []) t.tags.put(key(repo, tag), r);
-    });
+    }));
   }
 
   /** Replaces every row of a repository (index rebuild from disk). */
   async replace(repo: string, snap: RepoSnapshot): Promise<void> {
     const t = this.t;
-    await t.root.transaction(() => {
+    await this.dropping(repo, () => t.root.transaction(() => {
       const createdAt = t.repos.get(key(repo))?.createdAt ?? Date.now();
       this.clear(repo);
       t.repos.put(key(repo), { fingerprint: snap.fingerprint, createdAt });
       for (const m of snap.manifests) this.putManifest(repo, m);
       for (const [tag, r] of snap.tags) t.tags.put(key(repo, tag), r);
       for (const b of snap.blobs) t.holders.put(key(b, repo), true);
-    });
+    }));
   }
 
   /** Forgets a repository entirely (its directory is gone). */
   async forget(repo: string): Promise<void> {
-    await this.t.root.transaction(() => {
+    await this.dropping(repo, () => this.t.root.transaction(() => {
       this.clear(repo);
       this.t.repos.remove(key(repo));
       // Holder rows are keyed by digest first, so finding this repo's means one scan;
       // rare (repository removal), unlike rebuilds, where stale holder rows are harmless:
       // a link from a vanished file fails and the blob is stored as a fresh copy.
       for (const k of this.t.holders.getKeys({})) if (tail(k, 0).endsWith(`${SEP}${repo}`)) this.t.holders.remove(k);
-    });
+    }));
   }
 
   async addHolder(digest: string, repo: string): Promise<void> {
