@@ -11,6 +11,10 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function requestLogger(log: Logger, audit: Logger | undefined) {
   return (ctx: RequestContext, info: { status: number; route: string; durationMs: number; aborted: boolean; bytesSent: number }) => {
+    const failed = info.status >= 500 || info.aborted;
+    const audited = audit !== undefined && !READ_METHODS.has(ctx.method);
+    // Most requests log nothing: skip building the entry (it showed up in manifest HEAD profiles).
+    if (!failed && !audited && !log.isLevelEnabled('debug')) return;
     const entry = {
       reqId: ctx.id,
       method: ctx.method,
@@ -24,8 +28,8 @@ export function requestLogger(log: Logger, audit: Logger | undefined) {
       client: ctx.remoteAddress,
       user: ctx.identity?.name,
     };
-    if (info.status >= 500 || info.aborted) log.warn(entry, 'request');
+    if (failed) log.warn(entry, 'request');
     else if (log.isLevelEnabled('debug')) log.debug(entry, 'request');
-    if (audit && !READ_METHODS.has(ctx.method)) audit.info({ ...entry, groups: ctx.identity?.groups, query: ctx.rawQuery ? redactCredentials(ctx.rawQuery) : undefined }, 'audit');
+    if (audited) audit.info({ ...entry, groups: ctx.identity?.groups, query: ctx.rawQuery ? redactCredentials(ctx.rawQuery) : undefined }, 'audit');
   };
 }

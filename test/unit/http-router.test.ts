@@ -25,6 +25,21 @@ describe('http router', () => {
     assert.equal(put.kind === 'hit' && put.route.name, 'manifest-put');
   });
 
+  it('gives a repeated request the same answer, which a handler cannot alter', () => {
+    const first = router.match('GET', '/v2/x/manifests/v1');
+    const again = router.match('GET', '/v2/x/manifests/v1');
+    assert.deepEqual(again, first);
+    assert.throws(() => {
+      if (again.kind === 'hit') (again.params as Record<string, string>).name = 'y';
+    }, TypeError);
+    const third = router.match('GET', '/v2/x/manifests/v1');
+    assert.equal(third.kind === 'hit' && third.params.name, 'x');
+    // Same path, another method: its own outcome, not the cached GET's.
+    const put = router.match('PUT', '/v2/x/manifests/v1');
+    assert.equal(put.kind === 'hit' && put.route.name, 'manifest-put');
+    assert.equal(router.match('POST', '/v2/x/manifests/v1').kind, 'method-not-allowed');
+  });
+
   it('leaves out optional groups that did not match', () => {
     const m = router.match('GET', '/v2/a/tags/list');
     assert.deepEqual(m.kind === 'hit' && m.params, { name: 'a' });
