@@ -5,10 +5,10 @@
  * codes, headers and error bodies cannot drift between them.
  */
 import type { LazyAbort } from './lazy-abort.ts';
-import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { RegistryError, toErrorResponse } from '../errors/index.ts';
 import { compileRoutes } from './router.ts';
+import { statusLine as statusLineOf } from './status.ts';
 import type { BodyOptions, PeerCertificate, Reply, RequestContext, Route, ServerHooks, StreamBody } from './types.ts';
 
 /** What an engine reads from its request object before the first await. */
@@ -172,7 +172,7 @@ export function toWireReply(method: string, reply: Reply, requestId: string): Wi
   const bodyLength = body === undefined ? 0 : Buffer.isBuffer(body) ? body.length : body.length;
   const noContent = status === 204 || status === 304 || status < 200;
   const isHead = method === 'HEAD';
-  const statusLine = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+  const statusLine = statusLineOf(status);
   const discard = isStreamBody(body) && (isHead || noContent || body.length === 0) ? body : undefined;
   if (noContent) return { status, statusLine, headers, contentLength: undefined, body: undefined, isHead, discard };
   // HEAD: the handler's Content-Length describes the GET body (RFC 9110 §9.3.2).

@@ -5,23 +5,26 @@
  * The returned server names its engine so the app can log it loudly: a silent
  * fallback to a slower engine would be invisible until the first big push.
  */
-import { chooseHttpEngine, loadUws } from '../platform/native.ts';
-import { startNodeServer } from './node.ts';
+import { chooseHttpEngine, loadUws, requestedEngine, type EngineChoice } from '../platform/native.ts';
 import type { HttpServer, ServerOptions } from './types.ts';
-import { startUwsServer } from './uws.ts';
+
+// Each engine is imported only when chosen: the unused one would cost start-up time and
+// resident memory (node:http, node:https and node:tls, or the uWS binary).
 
 /**
  * Start serving `opts.routes` on `opts.address:opts.port`. Resolves once
  * listening; rejects when the port is taken or the TLS material is unusable.
  */
 export async function startServer(opts: ServerOptions): Promise<HttpServer> {
-  let choice = chooseHttpEngine(opts.engine);
-  if (choice.engine === 'uws' && !choice.forcedBy && !opts.tls) {
+  let choice: EngineChoice;
+  if (!opts.tls && !requestedEngine(opts.engine).forcedBy) {
     // Measured (LIMITS.md §2): on a plain-HTTP port uWS never answers a TLS ClientHello,
     // so skopeo, podman and Docker, which try HTTPS first for an insecure registry, stall
     // 10 s on every command. node:http answers at once, as zot does. TLS listeners, where
     // clients speak HTTPS directly, keep uWS; SKIFF_HTTP_ENGINE=uws forces it anyway.
     choice = { engine: 'node', fallbackReason: 'plain HTTP: node:http answers HTTPS probes at once (uWS stalls them 10 s); SKIFF_HTTP_ENGINE=uws forces uWS' };
+  } else {
+    choice = chooseHttpEngine(opts.engine);
   }
   if (choice.engine === 'uws' && opts.tls?.cacert) {
     // Measured: uWS given ca_file_name lets clients without a certificate
@@ -35,8 +38,10 @@ export async function startServer(opts: ServerOptions): Promise<HttpServer> {
     const loaded = loadUws();
     // chooseHttpEngine only picks uws after a successful load.
     if (!loaded.ok) throw new Error(`uWS binary vanished after selection: ${loaded.reason}`);
+    const { startUwsServer } = await import('./uws.ts');
     return startUwsServer(loaded.uws, opts);
   }
+  const { startNodeServer } = await import('./node.ts');
   const server = await startNodeServer(opts);
   return choice.fallbackReason ? { ...describe(server), fallbackReason: choice.fallbackReason } : server;
 }

@@ -23,7 +23,6 @@ import { uwsParserRejection, UWS_MAX_CONTENT_LENGTH } from './uws-limits.ts';
 import { streamToUws, type ResponseState } from './uws-stream.ts';
 import { abortError, emptyBody, waitForDrain, type InFlight } from './lifecycle.ts';
 import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
-import { createServer as createNetServer } from 'node:net';
 
 /** Start a uWS server. Resolves once listening. */
 export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promise<HttpServer> {
@@ -256,7 +255,9 @@ async function listen(uws: UwsModule, app: UwsApp, address: string, wanted: numb
 }
 
 /** The port (a free one for 0); rejects when address:port cannot be bound exclusively. */
-function probeFree(address: string, port: number): Promise<number> {
+async function probeFree(address: string, port: number): Promise<number> {
+  // Loaded here: plain uWS listeners never need node:net.
+  const { createServer: createNetServer } = await import('node:net');
   return new Promise((resolve, reject) => {
     const probe = createNetServer();
     probe.once('error', (err) => reject(new Error(`uWS could not listen on ${address}:${port}: ${(err as Error).message}`)));

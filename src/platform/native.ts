@@ -77,13 +77,19 @@ export interface EngineChoice {
  * Asking for uWS when no binary matches still yields node:http (with a reason)
  * rather than refusing to start: an edge box must come up and serve.
  */
-export function chooseHttpEngine(requested?: HttpEngineName, env: NodeJS.ProcessEnv = process.env): EngineChoice {
+/** The engine asked for by the caller or SKIFF_HTTP_ENGINE (validated), without loading anything. */
+export function requestedEngine(requested?: HttpEngineName, env: NodeJS.ProcessEnv = process.env): { want?: HttpEngineName; forcedBy?: 'option' | 'env' } {
   const fromEnv = env.SKIFF_HTTP_ENGINE?.trim().toLowerCase();
   if (fromEnv && fromEnv !== 'uws' && fromEnv !== 'node') {
     throw new Error(`SKIFF_HTTP_ENGINE must be "uws" or "node", got "${env.SKIFF_HTTP_ENGINE}"`);
   }
   const want = requested ?? (fromEnv as HttpEngineName | undefined);
   const forcedBy = requested ? 'option' : fromEnv ? 'env' : undefined;
+  return { ...(want ? { want } : {}), ...(forcedBy ? { forcedBy } : {}) };
+}
+
+export function chooseHttpEngine(requested?: HttpEngineName, env: NodeJS.ProcessEnv = process.env): EngineChoice {
+  const { want, forcedBy } = requestedEngine(requested, env);
   if (want === 'node') return { engine: 'node', ...(forcedBy ? { forcedBy } : {}) };
   const loaded = loadUws();
   if (loaded.ok) return { engine: 'uws', ...(forcedBy ? { forcedBy } : {}) };
