@@ -396,15 +396,24 @@ for (const engine of ['uws', 'node'] as const) {
 }
 
 describe('engine selection', () => {
-  it('falls back to node:http, with a reason, when no uWS binary matches', async () => {
-    const script = `import('./src/http/index.ts').then(async (m) => { const s = await m.startServer({ address: '127.0.0.1', port: 0, routes: [] }); console.log(JSON.stringify({ engine: s.engine, reason: s.fallbackReason })); await s.close(100); })`;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { ...process.env, SKIFF_UWS_BINARY: '/nonexistent/uws.node', SKIFF_HTTP_ENGINE: '' },
-    }).toString();
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { engine: string; reason?: string };
-    assert.equal(r.engine, 'node');
-    assert.match(r.reason ?? '', /SKIFF_UWS_BINARY=\/nonexistent\/uws\.node does not exist/);
+  it('falls back to node:http, with a reason, when no uWS binary matches (TLS, where uWS would serve)', async () => {
+    const tls = JSON.stringify({ cert: fixture('cert.pem'), key: fixture('key.pem') });
+    const start = (opts: string) =>
+      `import('./src/http/index.ts').then(async (m) => { const s = await m.startServer({ address: '127.0.0.1', port: 0, routes: [], ${opts} }); console.log(JSON.stringify({ engine: s.engine, reason: s.fallbackReason })); await s.close(100); })`;
+    const run = (opts: string) => {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', start(opts)], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { ...process.env, SKIFF_UWS_BINARY: '/nonexistent/uws.node', SKIFF_HTTP_ENGINE: '' },
+      }).toString();
+      return JSON.parse(out.trim().split('\n').at(-1)!) as { engine: string; reason?: string };
+    };
+    const secure = run(`tls: ${tls}`);
+    assert.equal(secure.engine, 'node');
+    assert.match(secure.reason ?? '', /SKIFF_UWS_BINARY=\/nonexistent\/uws\.node does not exist/);
+    // Plain HTTP is node:http's whatever the binary: it says why, without loading uWS at all.
+    const plain = run('');
+    assert.equal(plain.engine, 'node');
+    assert.match(plain.reason ?? '', /plain HTTP/);
   });
 
   it('rejects an unknown SKIFF_HTTP_ENGINE', () => {
