@@ -36,7 +36,8 @@ export function blobHandler(deps: ApiDeps): Handler {
           'Accept-Ranges': 'bytes',
         };
         if (range) headers['Content-Range'] = `bytes ${range.start}-${range.start + read.length - 1}/${read.size}`;
-        return { status: range ? 206 : 200, headers, body: { stream: read.stream, length: read.length } };
+        // A digest names immutable bytes: concurrent pulls of this blob share their reads.
+        return { status: range ? 206 : 200, headers, body: { stream: read.stream, length: read.length, shareKey: digest } };
       }
       case 'DELETE':
         await storage.blobs.delete(repo, digest);

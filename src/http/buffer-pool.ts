@@ -22,11 +22,14 @@ export class BufferPool {
     readonly max: number,
   ) {}
 
+  /** Frees a buffer held for possible reuse (shared-chunks.ts) when the budget is spent. */
+  reclaim: (() => Buffer | undefined) | undefined;
+
   /** A buffer now, or undefined when the budget is spent. */
   tryTake(): Buffer | undefined {
     const buf = this.#free.pop();
     if (buf) return buf;
-    if (this.#allocated >= this.max) return undefined;
+    if (this.#allocated >= this.max) return this.reclaim?.();
     this.#allocated++;
     return Buffer.allocUnsafeSlow(this.size);
   }

@@ -69,8 +69,21 @@ export interface PeerCertificate {
  * for the whole response instead of receiving a new one per chunk.
  */
 export interface StreamBody {
-  readonly stream: AsyncIterable<Buffer> & { destroy?(err?: Error): void; readInto?(target: Buffer): Promise<number> };
+  readonly stream: AsyncIterable<Buffer> & {
+    destroy?(err?: Error): void;
+    readInto?(target: Buffer): Promise<number>;
+    /** Offset of the next unread byte in the underlying content (with `skip`: see `shareKey`). */
+    readonly position?: number;
+    /** Passes over the next `n` bytes without reading them. */
+    skip?(n: number): void;
+  };
   readonly length: number;
+  /**
+   * Names content whose bytes at a given offset are the same for every body with this key
+   * (a blob's digest). Concurrent downloads of it then share each chunk read: one file read
+   * is sent to every client at that offset (needs `readInto`, `position` and `skip`).
+   */
+  readonly shareKey?: string;
 }
 
 /** What a handler returns; the engine writes it (corked, with backpressure). */

@@ -6,7 +6,7 @@ import { type SyncPolicy, fsyncFile, linkAtomic, renameDurable, statOrNull, writ
 
 /** A readable byte stream of (part of) a blob with its length. */
 export interface BlobStream {
-  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void; readInto(target: Buffer): Promise<number> };
+  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void; readInto(target: Buffer): Promise<number>; readonly position: number; skip(n: number): void };
   length: number;
   /** Size of the whole blob (for Content-Range). */
   size: number;

@@ -39,6 +39,20 @@ export class FileRange implements AsyncIterable<Buffer> {
     return this.#remaining;
   }
 
+  /** File offset of the next unclaimed byte. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Claims the next `n` bytes without reading them (another reader already has them). */
+  skip(n: number): void {
+    if (this.#closed) throw new Error('file range is closed');
+    const k = Math.min(n, this.#remaining);
+    this.#position += k;
+    this.#remaining -= k;
+    if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
+  }
+
   /**
    * Reads the next bytes of the range into `target` (up to its length). Resolves the
    * count, 0 at the end of the range. The bytes are claimed when called, so a caller may
@@ -65,7 +79,8 @@ export class FileRange implements AsyncIterable<Buffer> {
     } finally {
       this.#reading.delete(read);
     }
-    if (this.#closed) return 0; // destroyed while reading: the range is over
+    // Destroyed while reading: the bytes in `target` are still good (the handle closes only
+    // after reads in flight), and a shared chunk's other readers are waiting for them.
     if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
     return want;
   }
