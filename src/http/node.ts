@@ -9,7 +9,7 @@
  */
 import { LazyAbort } from './lazy-abort.ts';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { peerCertificateOf } from './peer-cert.ts';
 import type { HttpServer, ServerOptions } from './types.ts';
@@ -77,7 +77,9 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
       });
   };
 
-  const server = opts.tls
+  // node:https (and node:tls) load only for a TLS listener: the uWS engine's process never needs them.
+  const https = opts.tls ? await import('node:https') : undefined;
+  const server = opts.tls && https
     ? https.createServer({ ...(await tlsOptions(opts.tls)) }, onRequest)
     : http.createServer(onRequest);
   // Node's 5-minute requestTimeout would cut off a multi-gigabyte push on a
@@ -91,7 +93,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   // half-written or mismatched pair is reported and the previous one stays in use.
   let tlsWatch: FileWatch | undefined;
   const tls = opts.tls;
-  if (tls && server instanceof https.Server) {
+  if (tls && https && server instanceof https.Server) {
     const files = [tls.cert, tls.key, ...(tls.cacert ? [tls.cacert] : [])];
     tlsWatch = watchFiles(files, () => {
       tlsOptions(tls)
@@ -129,7 +131,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   };
 }
 
-async function tlsOptions(tls: NonNullable<ServerOptions['tls']>): Promise<https.ServerOptions> {
+async function tlsOptions(tls: NonNullable<ServerOptions['tls']>): Promise<HttpsServerOptions> {
   const m = await readTlsMaterial(tls);
   // With a CA, clients must present a certificate it signed (zot's mTLS behaviour).
   return m.ca ? { cert: m.cert, key: m.key, ca: m.ca, requestCert: true, rejectUnauthorized: true } : { cert: m.cert, key: m.key };
