@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Bundles skiff into dist/skiff.mjs (+ dist/skiff-chunks/) with esbuild. Native modules (uWebSockets.js, lmdb)
-// and pino stay external: they load their own binaries/workers from node_modules.
+// stay external: they load their own binaries from node_modules. pino is bundled (skiff uses no
+// pino transports, so none of its worker files is needed): resolving and loading its ten CommonJS
+// files one by one cost ~10-15 ms of every start.
 //   node build/build.mjs            full build
 //   node build/build.mjs --minimal  without any extension: src/extensions/enabled.ts is
 //                                   replaced by an empty list, so no extension code is bundled
@@ -45,7 +47,7 @@ await build({
   format: 'esm',
   sourcemap: 'linked',
   legalComments: 'none',
-  external: ['lmdb', '@trufflesuite/uws-js-unofficial', 'pino'],
+  external: ['lmdb', '@trufflesuite/uws-js-unofficial'],
   // CommonJS pieces inside the ESM bundle (native/uws.cjs) call require(); give them one
   // rooted at the bundle, so node_modules resolves as it does from the sources.
   banner: { js: "import { createRequire as __skiffCreateRequire } from 'node:module'; const require = __skiffCreateRequire(import.meta.url);" },
