@@ -61,8 +61,12 @@ export default {
           const w = window(s.pid);
           let bytes = 0;
           await parallel(count, concurrency, async (k) => {
-            if (ops[k]) bytes += await pullBlob(p, 'bench/mixed', ops[k].digest);
-            else {
+            if (ops[k]) {
+              // Not `bytes += await ...`: that reads `bytes` before the await and loses the
+              // other operations' additions made meanwhile (it under-counted by up to 8x).
+              const got = await pullBlob(p, 'bench/mixed', ops[k].digest);
+              bytes += got;
+            } else {
               await pushMonolithic(p, 'bench/mixed', pushes[k]);
               bytes += size;
             }
