@@ -57,6 +57,9 @@ export function compileRoutes(routes: readonly Route[]): Router {
   return {
     routes,
     match(method: string, path: string): RouteMatch {
+      // Long paths are matched afresh: the cache's memory stays small (2,048 keys of at
+      // most ~520 characters) whatever a client sends.
+      if (path.length > 512) return scan(method, path);
       const k = `${method} ${path}`;
       let m = recent.get(k);
       if (m === undefined) {
