@@ -45,6 +45,16 @@ export class BufferPool {
     else this.#free.push(buf);
   }
 
+  /**
+   * Takes `buf` out of the pool for good: a socket write still holds it and will free it
+   * when done. The pool may allocate a replacement; the budget counts only buffers it owns.
+   */
+  forget(_buf: Buffer): void {
+    this.#allocated--;
+    // The budget has room again: a download waiting for a buffer gets a new one now.
+    if (this.#waiters.length > 0) this.give(this.tryTake()!);
+  }
+
   /** True when someone is waiting for a buffer. */
   get contended(): boolean {
     return this.#waiters.length > 0;

@@ -21,6 +21,16 @@ export interface ChunkSource {
   next(wanted: number): Promise<Buffer | null>;
   /** Ends the loan of the last chunk early: the caller keeps a copy of what it needs. */
   release(): void;
+  /**
+   * Ends the loan of the last chunk by giving the buffer away: something (a socket write
+   * in progress) still holds it, so it leaves the pool instead of being reused.
+   */
+  detach(): void;
+  /**
+   * The consumer waits on a slow client: chunks read ahead are moved out of pooled
+   * buffers into private copies, so a stalled download holds no pooled buffer at all.
+   */
+  shed(): void;
   /** Release the source (destroyed unless `completed`) and its buffers. */
   close(completed: boolean): void;
 }
@@ -50,12 +60,34 @@ export function chunkSource(body: StreamBody): ChunkSource {
   return new IteratedChunks(body);
 }
 
+/** True when another download of `body`'s content (same shareKey) is in progress. */
+export function inCrowd(body: StreamBody): boolean {
+  return body.shareKey !== undefined && shared.readers(body.shareKey) > 0;
+}
+
+/**
+ * Counts a download of `body`'s content that does not go through chunkSource, so that
+ * downloads starting meanwhile know they have company; returns the call that ends it.
+ */
+export function trackDownload(body: StreamBody): () => void {
+  const key = body.shareKey;
+  if (key === undefined) return () => undefined;
+  shared.open(key);
+  let open = true;
+  return () => {
+    if (open) shared.close(key);
+    open = false;
+  };
+}
+
 /** A chunk being read or read: a pooled buffer of its own, or a shared chunk's. */
 interface Pending {
   buf: Buffer;
   length: number;
   read: Promise<number>;
   shared: SharedChunk | undefined;
+  /** `buf` is a private copy (see shed): nothing to give back. */
+  private?: boolean;
 }
 
 class PooledReads implements ChunkSource {
@@ -161,6 +193,10 @@ class PooledReads implements ChunkSource {
 
   /** Gives a chunk's buffer back: to the shared chunks, or to the pool once its read is over. */
   #drop(p: Pending, settled = false): void {
+    if (p.private) {
+      // A shed chunk whose read is still in flight gives its pooled buffer back itself.
+      return;
+    }
     if (p.shared) shared.release(p.shared);
     else if (settled) pool.give(p.buf);
     else void p.read.then(() => pool.give(p.buf), () => pool.give(p.buf));
@@ -170,6 +206,39 @@ class PooledReads implements ChunkSource {
   release(): void {
     if (this.#lent) this.#drop(this.#lent, true);
     this.#lent = undefined;
+  }
+
+  detach(): void {
+    const p = this.#lent;
+    this.#lent = undefined;
+    if (!p) return;
+    if (p.shared) shared.detach(p.shared);
+    else pool.forget(p.buf);
+  }
+
+  shed(): void {
+    for (const p of this.#ahead) {
+      if (p.private) continue;
+      p.private = true;
+      const { buf, shared: chunk } = p;
+      // Once the read is in, keep a copy and hand the pooled buffer (or shared chunk) back.
+      p.read = p.read.then(
+        (n) => {
+          p.buf = Buffer.from(buf.subarray(0, n));
+          if (chunk) shared.release(chunk);
+          else pool.give(buf);
+          p.shared = undefined;
+          return n;
+        },
+        (err: unknown) => {
+          if (chunk) shared.release(chunk);
+          else pool.give(buf);
+          p.shared = undefined;
+          throw err;
+        },
+      );
+      p.read.catch(() => undefined);
+    }
   }
 
   close(completed: boolean): void {
@@ -204,6 +273,10 @@ class IteratedChunks implements ChunkSource {
 
   /** Iterated chunks are the caller's to keep. */
   release(): void {}
+
+  detach(): void {}
+
+  shed(): void {}
 
   close(completed: boolean): void {
     if (!completed) this.body.stream.destroy?.();

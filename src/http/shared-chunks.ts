@@ -22,6 +22,8 @@ export interface SharedChunk {
   users: number;
   settled: boolean;
   failed: boolean;
+  /** A write still holds the buffer: it leaves the pool when the last user is done. */
+  detached: boolean;
 }
 
 export class SharedChunks {
@@ -51,6 +53,11 @@ export class SharedChunks {
     return (this.#readers.get(content) ?? 0) > 1;
   }
 
+  /** Downloads of `content` in progress. */
+  readers(content: string): number {
+    return this.#readers.get(content) ?? 0;
+  }
+
   /** The chunk at `key` if one is being read or kept, now used by one more reader. */
   acquire(key: string): SharedChunk | undefined {
     const c = this.#byKey.get(key);
@@ -62,7 +69,7 @@ export class SharedChunks {
 
   /** Registers a read just started into `buf` (a pooled buffer), used by its starter. */
   add(content: string, key: string, buf: Buffer, length: number, read: Promise<number>): SharedChunk {
-    const c: SharedChunk = { content, key, buf, length, read, users: 1, settled: false, failed: false };
+    const c: SharedChunk = { content, key, buf, length, read, users: 1, settled: false, failed: false, detached: false };
     this.#byKey.set(key, c);
     read.then(
       () => {
@@ -73,17 +80,30 @@ export class SharedChunks {
         c.settled = true;
         c.failed = true;
         if (this.#byKey.get(key) === c) this.#byKey.delete(key);
-        if (c.users === 0) this.pool.give(c.buf);
+        if (c.users === 0) this.#free(c);
       },
     );
     return c;
   }
 
+  /** A reader's socket write still holds the chunk's buffer: it must never be reused. */
+  detach(c: SharedChunk): void {
+    c.detached = true;
+    if (this.#byKey.get(c.key) === c) this.#byKey.delete(c.key);
+    this.release(c);
+  }
+
   /** A reader is done with the chunk (it was sent, or copied where it is still needed). */
   release(c: SharedChunk): void {
     if (--c.users > 0 || !c.settled) return; // an unsettled chunk is handled when its read ends
-    if (c.failed) this.pool.give(c.buf);
+    if (c.failed || c.detached) this.#free(c);
     else this.#unused(c);
+  }
+
+  /** The chunk's buffer leaves the cache: back to the pool, or out of it when detached. */
+  #free(c: SharedChunk): void {
+    if (c.detached) this.pool.forget(c.buf);
+    else this.pool.give(c.buf);
   }
 
   /** Chunks held: being read, in use or idle (for tests). */

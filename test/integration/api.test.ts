@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { Client } from '../helpers/client.ts';
 import { blob, imageConfig, imageIndex, imageManifest, sha256 } from '../helpers/content.ts';
 import { engines, startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -24,6 +25,33 @@ for (const engine of await engines()) {
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('docker-distribution-api-version'), 'registry/2.0');
       assert.deepEqual(await r.json(), {});
+    });
+
+    test('concurrent pulls of one blob (shared chunk reads) each get every byte, beside a stalled puller', async () => {
+      const big = blob(3 * 1024 * 1024 + 4321);
+      assert.equal((await c.pushBlob('fan/out', big)).status, 201);
+      // A client that reads the first bytes and then stops: it must not hold up the others.
+      const u = new URL(reg.url);
+      const stalled = connect(Number(u.port), u.hostname);
+      stalled.on('error', () => undefined);
+      stalled.write(`GET /v2/fan/out/blobs/${big.digest} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      stalled.once('data', () => stalled.pause());
+      try {
+        const bodies = await Promise.all(
+          Array.from({ length: 12 }, async () => {
+            const r = await c.req('GET', `/v2/fan/out/blobs/${big.digest}`);
+            assert.equal(r.status, 200);
+            return Buffer.from(await r.arrayBuffer());
+          }),
+        );
+        for (const b of bodies) assert.equal(sha256(b), big.digest);
+        // A range of the same blob is not confused with the shared whole-blob chunks.
+        const r = await c.req('GET', `/v2/fan/out/blobs/${big.digest}`, { headers: { Range: 'bytes=1000-300999' } });
+        assert.equal(r.status, 206);
+        assert.deepEqual(Buffer.from(await r.arrayBuffer()), big.data.subarray(1000, 301000));
+      } finally {
+        stalled.destroy();
+      }
     });
 
     test('monolithic, POST+PUT, chunked and streamed uploads; blob GET, HEAD and ranges', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chunkSource, CHUNK_SIZE } from '../../src/http/chunk-source.ts';
+import { BufferPool } from '../../src/http/buffer-pool.ts';
 import type { StreamBody } from '../../src/http/types.ts';
 
 /** A readInto source over `data`, like a blob's FileRange, counting the reads it serves. */
@@ -105,4 +106,16 @@ test('a failed shared read fails its readers; the next download reads the file a
   for (const o of outcomes) if (o.status === 'rejected') assert.match(String(o.reason), /read failed/);
   delete counter.failAt;
   assert.equal(sha(await drain(body())), sha(data));
+});
+
+test('a buffer given away by a slow write (forget) makes room for a download waiting for one', { timeout: 5000 }, async () => {
+  const pool = new BufferPool(16, 2);
+  const a = pool.take() as Buffer;
+  pool.take();
+  const waiting = pool.take();
+  assert.ok(waiting instanceof Promise, 'the budget is spent');
+  pool.forget(a);
+  const c = await waiting;
+  assert.equal(c.length, 16);
+  assert.notEqual(c, a);
 });
