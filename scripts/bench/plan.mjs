@@ -8,6 +8,8 @@ export const FULL = {
   /** The "10,000 manifests" store: repos × tagsPerRepo + tagRepoTags; 1,001 repositories. */
   store: { repos: 1000, tagsPerRepo: 9, tagRepoTags: 1000 },
   coldSettleMs: 1000,
+  /** A later idle reading, once skiff's scheduler clock has run (it starts 1 s after the first 200). */
+  idleLateMs: 4000,
   bigBlob: 256 * MiB,
   chunk: 8 * MiB,
   /** Seconds per request-rate measurement, and of the warm-up before a server's first one. */
@@ -27,6 +29,7 @@ export const QUICK = {
   repeats: 1,
   store: { repos: 100, tagsPerRepo: 9, tagRepoTags: 100 },
   coldSettleMs: 300,
+  idleLateMs: 1500,
   bigBlob: 32 * MiB,
   /** wrk counts whole seconds. */
   rateSeconds: 1,
