@@ -49,8 +49,15 @@ export const CHUNK_SIZE = 256 * 1024;
  * ran as fast with 8 buffers as with 16, at ~5 MiB less peak RSS.
  */
 const POOL_BUFFERS = 8;
-/** Reads in flight per response beyond the chunk being sent; 2 or 3 were no faster. */
-const READ_AHEAD = 1;
+/**
+ * Reads in flight per response beyond the chunk being sent. A lone download reads two
+ * ahead: a single 256 MiB pull went from ~1,460 to ~1,690 MiB/s (medians of four
+ * alternating runs). Downloads sharing a blob read one ahead: the others' reads overlap
+ * theirs anyway, and two ahead made 32 concurrent pulls slower (about 2,100 against
+ * 2,600 MiB/s) and held more buffers.
+ */
+const READ_AHEAD_ALONE = 2;
+const READ_AHEAD_SHARED = 1;
 
 const pool = new BufferPool(CHUNK_SIZE, POOL_BUFFERS);
 const shared = new SharedChunks(pool);
@@ -129,7 +136,8 @@ class PooledReads implements ChunkSource {
       return null;
     }
     // Read ahead only with buffers nobody else is waiting for.
-    while (this.#ahead.length < READ_AHEAD && wanted - n - this.#claimed > 0 && !pool.contended) {
+    const depth = this.#shareKey !== undefined && shared.shared(this.#shareKey) ? READ_AHEAD_SHARED : READ_AHEAD_ALONE;
+    while (this.#ahead.length < depth && wanted - n - this.#claimed > 0 && !pool.contended) {
       if (!this.#tryStart(wanted - n - this.#claimed)) break;
     }
     this.#lent = pending;
