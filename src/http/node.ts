@@ -17,8 +17,7 @@ import { readTlsMaterial } from '../platform/tls.ts';
 import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
-import type { StreamBody } from './types.ts';
-import { chunkSource, inCrowd, trackDownload } from './chunk-source.ts';
+import { streamToNode } from './node-stream.ts';
 
 /** Start a node:http(s) server. Resolves once listening. */
 export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> {
@@ -194,133 +193,10 @@ async function writeReply(res: ServerResponse, wire: WireReply, method: string, 
     res.end(body); // node sends no body for HEAD/204/304 by itself
     return body?.length ?? 0;
   }
-  return streamToNode(res, body, method, id, onError);
-}
-
-async function streamToNode(res: ServerResponse, body: StreamBody, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
-  // A blob others are downloading right now goes through the shared, pooled chunks (one
-  // file read per chunk for all of them, bounded memory). A lone download is written
-  // through node's own queue, several chunks in flight: waiting for each pooled chunk's
-  // write to finish made a single pull ~30% slower on this engine.
-  if (body.stream.readInto && inCrowd(body)) return streamPooled(res, body, method, id, onError);
-  const untrack = trackDownload(body);
-  try {
-    return await streamQueued(res, body, method, id, onError);
-  } finally {
-    untrack();
-  }
-}
-
-async function streamQueued(res: ServerResponse, body: StreamBody, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
-  const total = body.length;
-  let sent = 0;
-  let complete = false;
-  try {
-    for await (const data of body.stream) {
-      if (res.destroyed) return sent;
-      const chunk = data.length > total - sent ? data.subarray(0, total - sent) : data;
-      if (chunk.length === 0) continue;
-      if (!res.write(chunk)) await drained(res);
-      sent += chunk.length;
-      if (sent >= total) break;
-    }
-    if (sent < total) throw new Error(`stream body ended after ${sent} of ${total} bytes`);
-    complete = true;
-    res.end();
-    return sent;
-  } catch (err) {
-    onError(err);
-    if (!res.headersSent && !res.destroyed) {
-      res.removeHeader('Content-Length');
-      return writeReply(res, toWireReply(method, errorReply(err), id), method, id, onError);
-    }
-    res.destroy(); // the client sees a body shorter than Content-Length
-    return sent;
-  } finally {
-    if (!complete) body.stream.destroy?.();
-  }
-}
-
-/**
- * A `readInto` body (blob files) through chunk-source.ts, as on uWS: pooled buffers, one
- * read ahead, chunks shared between concurrent downloads of one blob. A pooled chunk may
- * be reused only once node has finished writing it (the write callback). A client that
- * has not taken it within FLUSH_WAIT_MS is slow: its buffer leaves the pool for good
- * (the write frees it) so it cannot hold up the other downloads.
- */
-async function streamPooled(res: ServerResponse, body: StreamBody, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
-  const total = body.length;
-  const source = chunkSource(body);
-  let sent = 0;
-  let complete = false;
-  try {
-    while (sent < total && !res.destroyed) {
-      const next = await source.next(total - sent);
-      if (next === null || res.destroyed) break;
-      const chunk = next.length > total - sent ? next.subarray(0, total - sent) : next;
-      await written(res, chunk, () => {
-        source.detach();
-        source.shed();
-      });
-      sent += chunk.length;
-    }
-    if (res.destroyed) return sent;
-    if (sent < total) throw new Error(`stream body ended after ${sent} of ${total} bytes`);
-    complete = true;
-    res.end();
-    return sent;
-  } catch (err) {
-    onError(err);
-    if (!res.headersSent && !res.destroyed) {
-      res.removeHeader('Content-Length');
-      return writeReply(res, toWireReply(method, errorReply(err), id), method, id, onError);
-    }
-    res.destroy(); // the client sees a body shorter than Content-Length
-    return sent;
-  } finally {
-    source.close(complete);
-  }
-}
-
-/** How long a write may hold a pooled buffer before the buffer is given away (see streamPooled). */
-const FLUSH_WAIT_MS = 10;
-
-/** Writes `chunk`; resolves once node is done with it, or `slow()` took the buffer off our hands and the socket drained. */
-function written(res: ServerResponse, chunk: Buffer, slow: () => void): Promise<void> {
-  return new Promise((resolve) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const done = () => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('close', done);
-    const ok = res.write(chunk, done);
-    if (ok || settled) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (settled) return;
-      slow();
-      // The write keeps the buffer; go on once the socket wants more.
-      res.off('close', done);
-      settled = true;
-      void drained(res).then(resolve);
-    }, FLUSH_WAIT_MS);
-  });
-}
-
-/** Resolve on 'drain', or on 'close' (the client left; the loop then stops). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
+  // Fails before the first byte become a proper error reply (without the announced length).
+  const replyError = (err: unknown) => {
+    res.removeHeader('Content-Length');
+    return writeReply(res, toWireReply(method, errorReply(err), id), method, id, onError);
+  };
+  return streamToNode(res, body, onError, replyError);
 }
