@@ -1,0 +1,236 @@
+/**
+ * Blob downloads read into pooled buffers (buffer-pool.ts), one or two chunks ahead, and
+ * shared between concurrent downloads of the same blob (shared-chunks.ts): the `readInto`
+ * half of chunk-source.ts.
+ */
+import { BufferPool } from './buffer-pool.ts';
+import type { ChunkSource } from './chunk-source.ts';
+import { SharedChunks, type SharedChunk } from './shared-chunks.ts';
+import type { StreamBody } from './types.ts';
+
+/**
+ * 256 KiB: the loopback socket takes a chunk this size in one send (32 concurrent pulls
+ * saw no partial tryEnd at all); 64 and 128 KiB cost more CPU per GiB (more syscalls and
+ * trips through JS), and 512 KiB cost more too (measured: more system time per GiB,
+ * likely the buffer no longer staying in the core's cache between read and send).
+ */
+export const CHUNK_SIZE = 256 * 1024;
+/**
+ * 8 buffers (2 MiB) for all responses together: libuv reads at most 4 files at once and
+ * the event loop sends one chunk at a time, so more buffers would only sit in queues.
+ * Concurrent downloads of one blob share their chunks (shared-chunks.ts); 32 such pulls
+ * ran as fast with 8 buffers as with 16, at ~5 MiB less peak RSS.
+ */
+const POOL_BUFFERS = 8;
+/**
+ * Reads in flight per response beyond the chunk being sent. A lone download reads two
+ * ahead: a single 256 MiB pull went from ~1,460 to ~1,690 MiB/s (medians of four
+ * alternating runs). Downloads sharing a blob read one ahead: the others' reads overlap
+ * theirs anyway, and two ahead made 32 concurrent pulls slower (about 2,100 against
+ * 2,600 MiB/s) and held more buffers.
+ */
+const READ_AHEAD_ALONE = 2;
+const READ_AHEAD_SHARED = 1;
+
+const pool = new BufferPool(CHUNK_SIZE, POOL_BUFFERS);
+const shared = new SharedChunks(pool);
+
+/** True when another download of `body`'s content (same shareKey) is in progress. */
+export function inCrowd(body: StreamBody): boolean {
+  return body.shareKey !== undefined && shared.readers(body.shareKey) > 0;
+}
+
+/**
+ * Counts a download of `body`'s content that does not go through chunkSource, so that
+ * downloads starting meanwhile know they have company; returns the call that ends it.
+ */
+export function trackDownload(body: StreamBody): () => void {
+  const key = body.shareKey;
+  if (key === undefined) return () => undefined;
+  shared.open(key);
+  let open = true;
+  return () => {
+    if (open) shared.close(key);
+    open = false;
+  };
+}
+
+/** A chunk being read or read: a pooled buffer of its own, or a shared chunk's. */
+interface Pending {
+  buf: Buffer;
+  length: number;
+  read: Promise<number>;
+  shared: SharedChunk | undefined;
+  /** `buf` is a private copy (see shed): nothing to give back. */
+  private?: boolean;
+}
+
+/** The chunks of a `readInto` body (see ChunkSource for the loan rules). */
+export class PooledReads implements ChunkSource {
+  readonly lends = true;
+  /** The chunk last handed out (given back on the next call). */
+  #lent: Pending | undefined;
+  /** Reads started ahead, in order. */
+  readonly #ahead: Pending[] = [];
+  /** Bytes the reads in `#ahead` will deliver. */
+  #claimed = 0;
+  #closed = false;
+  readonly #stream: StreamBody['stream'];
+  /** Set when chunks of this body may be shared with other downloads of the same content. */
+  readonly #shareKey: string | undefined;
+
+  constructor(body: StreamBody) {
+    this.#stream = body.stream;
+    const s = body.stream;
+    this.#shareKey = body.shareKey !== undefined && s.skip && s.position !== undefined ? body.shareKey : undefined;
+    if (this.#shareKey !== undefined) shared.open(this.#shareKey);
+  }
+
+  async next(wanted: number): Promise<Buffer | null> {
+    // Back to the pool first, so other responses waiting for a buffer take turns with us.
+    this.release();
+    if (this.#closed) return null;
+    if (this.#ahead.length === 0 && !(await this.#startWaiting(wanted))) return null;
+    const pending = this.#ahead.shift()!;
+    this.#claimed -= pending.length;
+    let n: number;
+    try {
+      n = await pending.read;
+    } catch (err) {
+      this.#drop(pending, true);
+      throw err;
+    }
+    if (this.#closed || n === 0) {
+      this.#drop(pending, true);
+      return null;
+    }
+    // Read ahead only with buffers nobody else is waiting for.
+    const depth = this.#shareKey !== undefined && shared.shared(this.#shareKey) ? READ_AHEAD_SHARED : READ_AHEAD_ALONE;
+    while (this.#ahead.length < depth && wanted - n - this.#claimed > 0 && !pool.contended) {
+      if (!this.#tryStart(wanted - n - this.#claimed)) break;
+    }
+    this.#lent = pending;
+    return n === pending.buf.length ? pending.buf : pending.buf.subarray(0, n);
+  }
+
+  /** Starts the next chunk (at most `unclaimed` bytes) from a shared chunk or a free buffer. */
+  #tryStart(unclaimed: number): boolean {
+    const length = Math.min(CHUNK_SIZE, unclaimed);
+    const key = this.#keyOf(length);
+    if (key !== undefined && this.#join(key, length)) return true;
+    const buf = pool.tryTake();
+    if (!buf) return false;
+    this.#read(buf, length, key);
+    return true;
+  }
+
+  /** As #tryStart, waiting for a buffer when none is free; false when closed meanwhile. */
+  async #startWaiting(unclaimed: number): Promise<boolean> {
+    const length = Math.min(CHUNK_SIZE, unclaimed);
+    const key = this.#keyOf(length);
+    if (key !== undefined && this.#join(key, length)) return true;
+    const taken = pool.take();
+    const buf = taken instanceof Promise ? await taken : taken;
+    if (this.#closed) {
+      pool.give(buf);
+      return false;
+    }
+    // While we waited, another download may have started this very chunk.
+    if (key !== undefined && this.#join(key, length)) {
+      pool.give(buf);
+      return true;
+    }
+    this.#read(buf, length, key);
+    return true;
+  }
+
+  /** The shared-chunk key of our next `length` bytes; undefined while no other download of this content runs. */
+  #keyOf(length: number): string | undefined {
+    const content = this.#shareKey;
+    return content === undefined || !shared.shared(content) ? undefined : `${content}@${this.#stream.position}+${length}`;
+  }
+
+  /** Uses another download's chunk at our offset, if there is one. */
+  #join(key: string, length: number): boolean {
+    const c = shared.acquire(key);
+    if (!c) return false;
+    this.#stream.skip!(length);
+    this.#claimed += length;
+    this.#ahead.push({ buf: c.buf, length, read: c.read, shared: c });
+    return true;
+  }
+
+  #read(buf: Buffer, length: number, key: string | undefined): void {
+    this.#claimed += length;
+    const read = this.#stream.readInto!(limit(buf, length));
+    // A failure is reported when this chunk is asked for; until then it must not go unhandled.
+    read.catch(() => undefined);
+    this.#ahead.push({ buf, length, read, shared: key === undefined ? undefined : shared.add(this.#shareKey!, key, buf, length, read) });
+  }
+
+  /** Gives a chunk's buffer back: to the shared chunks, or to the pool once its read is over. */
+  #drop(p: Pending, settled = false): void {
+    if (p.private) {
+      // A shed chunk whose read is still in flight gives its pooled buffer back itself.
+      return;
+    }
+    if (p.shared) shared.release(p.shared);
+    else if (settled) pool.give(p.buf);
+    else void p.read.then(() => pool.give(p.buf), () => pool.give(p.buf));
+  }
+
+  /** Gives the last chunk's buffer back now (the caller copied what it still needs). */
+  release(): void {
+    if (this.#lent) this.#drop(this.#lent, true);
+    this.#lent = undefined;
+  }
+
+  detach(): void {
+    const p = this.#lent;
+    this.#lent = undefined;
+    if (!p) return;
+    if (p.shared) shared.detach(p.shared);
+    else pool.forget(p.buf);
+  }
+
+  shed(): void {
+    for (const p of this.#ahead) {
+      if (p.private) continue;
+      p.private = true;
+      const { buf, shared: chunk } = p;
+      // Once the read is in, keep a copy and hand the pooled buffer (or shared chunk) back.
+      p.read = p.read.then(
+        (n) => {
+          p.buf = Buffer.from(buf.subarray(0, n));
+          if (chunk) shared.release(chunk);
+          else pool.give(buf);
+          p.shared = undefined;
+          return n;
+        },
+        (err: unknown) => {
+          if (chunk) shared.release(chunk);
+          else pool.give(buf);
+          p.shared = undefined;
+          throw err;
+        },
+      );
+      p.read.catch(() => undefined);
+    }
+  }
+
+  close(completed: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#shareKey !== undefined) shared.close(this.#shareKey);
+    if (!completed) this.#stream.destroy?.();
+    this.release();
+    // A read in flight still writes into its buffer: it is pooled only once the read is over.
+    this.#claimed = 0;
+    for (const p of this.#ahead.splice(0)) this.#drop(p);
+  }
+}
+
+/** The pooled buffer, shortened so a read never goes past the bytes still wanted. */
+function limit(buf: Buffer, wanted: number): Buffer {
+  return wanted < buf.length ? buf.subarray(0, wanted) : buf;
+}
