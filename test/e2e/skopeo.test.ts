@@ -70,6 +70,21 @@ describe('skopeo against dist/skiff.mjs', { skip, concurrency: true }, () => {
     assert.equal(sha256(await skopeo.raw(`${reg}/skopeo/single@${digest}`)), digest);
   });
 
+  test('six skopeo pulls of one image at once (shared chunk reads) all get it intact', async () => {
+    const src = join(tmp.dir, 'fan-src');
+    const digest = await makeOciLayout(src, { tag: 'v1', layers: 1, bigLayerBytes: 3 * 1024 * 1024 });
+    await skopeo.copy(`oci:${src}:v1`, `${reg}/skopeo/fan:v1`);
+    const dests = Array.from({ length: 6 }, (_, i) => join(tmp.dir, `fan-out-${i}`));
+    // skopeo checks every blob against its digest while it pulls: a mixed-up chunk fails the copy.
+    await Promise.all(dests.map((d) => skopeo.copy(`${reg}/skopeo/fan:v1`, `oci:${d}:v1`)));
+    const big = JSON.parse(await readFile(join(src, 'blobs/sha256', digest.slice(7)), 'utf8')).layers.at(-1) as { digest: string; size: number };
+    assert.ok(big.size > 2 * 1024 * 1024, `the big layer is ${big.size} bytes`);
+    for (const d of dests) {
+      assert.equal((await layoutTop(d)).digest, digest);
+      assert.equal(sha256(await readFile(join(d, 'blobs/sha256', big.digest.slice(7)))), big.digest);
+    }
+  });
+
   test('list-tags and delete: a deleted manifest is gone, the other tag stays', async () => {
     const a = await makeOciLayout(join(tmp.dir, 'del-a'), { tag: 'a', seed: 'del-a' });
     const b = await makeOciLayout(join(tmp.dir, 'del-b'), { tag: 'b', seed: 'del-b' });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,7 @@ async function writeImage(layout: string, arch: string, files: Record<string, st
  * image, or (with several `arches`) a multi-arch index over one image per arch.
  * Returns the digest of what `tag` names.
  */
-export async function makeOciLayout(layout: string, opts: { tag?: string; arches?: string[]; layers?: number; seed?: string } = {}): Promise<string> {
+export async function makeOciLayout(layout: string, opts: { tag?: string; arches?: string[]; layers?: number; seed?: string; bigLayerBytes?: number } = {}): Promise<string> {
   const tag = opts.tag ?? 'latest';
   const arches = opts.arches ?? ['amd64'];
   const seed = opts.seed ?? String(Math.random());
@@ -81,6 +82,8 @@ export async function makeOciLayout(layout: string, opts: { tag?: string; arches
   const images: Desc[] = [];
   for (const arch of arches) {
     const files = Array.from({ length: opts.layers ?? 2 }, (_, i) => ({ [`etc/layer${i}.txt`]: `${seed} ${arch} layer ${i}\n`, [`data/${i}/blob.bin`]: `${seed}`.repeat(100 + i) }));
+    // Random text gzips to about 3/4 of its size: a layer of many 256 KiB download chunks.
+    if (opts.bigLayerBytes) files.push({ 'data/big.b64': randomBytes(opts.bigLayerBytes).toString('base64') });
     images.push(await writeImage(layout, arch, files));
   }
   let top: Desc;
