@@ -112,8 +112,10 @@ function written(res: ServerResponse, chunk: Buffer, slow: () => void): Promise<
       resolve();
     };
     res.on('close', done);
-    const ok = res.write(chunk, done);
-    if (ok || settled) return;
+    res.write(chunk, done);
+    // Armed even when write() said "go on": a short last chunk can sit queued behind a
+    // stalled socket just the same.
+    if (settled) return;
     timer = setTimeout(() => {
       timer = undefined;
       if (settled) return;
