@@ -11,7 +11,7 @@
 import { PooledReads } from './pooled-reads.ts';
 import type { StreamBody } from './types.ts';
 
-export { CHUNK_SIZE, inCrowd, trackDownload } from './pooled-reads.ts';
+export { CHUNK_SIZE, downloadBuffers, inCrowd, trackDownload } from './pooled-reads.ts';
 
 export interface ChunkSource {
   /** True when chunks are loans of pooled buffers (see `release`). */

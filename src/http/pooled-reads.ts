@@ -35,6 +35,17 @@ const READ_AHEAD_SHARED = 1;
 const pool = new BufferPool(CHUNK_SIZE, POOL_BUFFERS);
 const shared = new SharedChunks(pool);
 
+/**
+ * The download pool itself, for a writer that manages its own loans (node-stream.ts): a
+ * buffer, waiting for one when the budget is spent; `give` returns it; `forget` takes it
+ * out of the pool for good (a socket write still holds it).
+ */
+export const downloadBuffers = {
+  take: (): Buffer | Promise<Buffer> => pool.take(),
+  give: (buf: Buffer): void => pool.give(buf),
+  forget: (buf: Buffer): void => pool.forget(buf),
+};
+
 /** True when another download of `body`'s content (same shareKey) is in progress. */
 export function inCrowd(body: StreamBody): boolean {
   return body.shareKey !== undefined && shared.readers(body.shareKey) > 0;
