@@ -11,7 +11,13 @@
 import { PooledReads } from './pooled-reads.ts';
 import type { StreamBody } from './types.ts';
 
-export { CHUNK_SIZE, downloadBuffers, inCrowd, trackDownload } from './pooled-reads.ts';
+export { CHUNK_SIZE } from './pooled-reads.ts';
+
+/** A chunk the caller keeps past the next `next` call (see ChunkSource.keep); each call after the first is a no-op. */
+export interface ChunkLoan {
+  done(): void;
+  forget(): void;
+}
 
 export interface ChunkSource {
   /** True when chunks are loans of pooled buffers (see `release`). */
@@ -24,10 +30,12 @@ export interface ChunkSource {
   /** Ends the loan of the last chunk early: the caller keeps a copy of what it needs. */
   release(): void;
   /**
-   * Ends the loan of the last chunk by giving the buffer away: something (a socket write
-   * in progress) still holds it, so it leaves the pool instead of being reused.
+   * Takes over the loan of the last chunk, so `next` does not end it: for a writer that
+   * queues several chunks (node:http). The caller ends it with `done` once the chunk is
+   * written, or `forget` when something (a socket write still pending) keeps the buffer,
+   * which then leaves the pool instead of being reused.
    */
-  detach(): void;
+  keep(): ChunkLoan;
   /**
    * The consumer waits on a slow client: chunks read ahead are moved out of pooled
    * buffers into private copies, so a stalled download holds no pooled buffer at all.
@@ -59,7 +67,9 @@ class IteratedChunks implements ChunkSource {
   /** Iterated chunks are the caller's to keep. */
   release(): void {}
 
-  detach(): void {}
+  keep(): ChunkLoan {
+    return { done: () => undefined, forget: () => undefined };
+  }
 
   shed(): void {}
 

@@ -4,7 +4,7 @@
  * half of chunk-source.ts.
  */
 import { BufferPool } from './buffer-pool.ts';
-import type { ChunkSource } from './chunk-source.ts';
+import type { ChunkLoan, ChunkSource } from './chunk-source.ts';
 import { SharedChunks, type SharedChunk } from './shared-chunks.ts';
 import type { StreamBody } from './types.ts';
 
@@ -34,37 +34,6 @@ const READ_AHEAD_SHARED = 1;
 
 const pool = new BufferPool(CHUNK_SIZE, POOL_BUFFERS);
 const shared = new SharedChunks(pool);
-
-/**
- * The download pool itself, for a writer that manages its own loans (node-stream.ts): a
- * buffer, waiting for one when the budget is spent; `give` returns it; `forget` takes it
- * out of the pool for good (a socket write still holds it).
- */
-export const downloadBuffers = {
-  take: (): Buffer | Promise<Buffer> => pool.take(),
-  give: (buf: Buffer): void => pool.give(buf),
-  forget: (buf: Buffer): void => pool.forget(buf),
-};
-
-/** True when another download of `body`'s content (same shareKey) is in progress. */
-export function inCrowd(body: StreamBody): boolean {
-  return body.shareKey !== undefined && shared.readers(body.shareKey) > 0;
-}
-
-/**
- * Counts a download of `body`'s content that does not go through chunkSource, so that
- * downloads starting meanwhile know they have company; returns the call that ends it.
- */
-export function trackDownload(body: StreamBody): () => void {
-  const key = body.shareKey;
-  if (key === undefined) return () => undefined;
-  shared.open(key);
-  let open = true;
-  return () => {
-    if (open) shared.close(key);
-    open = false;
-  };
-}
 
 /** A chunk being read or read: a pooled buffer of its own, or a shared chunk's. */
 interface Pending {
@@ -137,16 +106,15 @@ export class PooledReads implements ChunkSource {
 
   /** As #tryStart, waiting for a buffer when none is free; false when closed meanwhile. */
   async #startWaiting(unclaimed: number): Promise<boolean> {
-    const length = Math.min(CHUNK_SIZE, unclaimed);
-    const key = this.#keyOf(length);
-    if (key !== undefined && this.#join(key, length)) return true;
-    const taken = pool.take();
-    const buf = taken instanceof Promise ? await taken : taken;
+    if (this.#tryStart(unclaimed)) return true;
+    const buf = await pool.take();
     if (this.#closed) {
       pool.give(buf);
       return false;
     }
     // While we waited, another download may have started this very chunk.
+    const length = Math.min(CHUNK_SIZE, unclaimed);
+    const key = this.#keyOf(length);
     if (key !== undefined && this.#join(key, length)) {
       pool.give(buf);
       return true;
@@ -196,12 +164,22 @@ export class PooledReads implements ChunkSource {
     this.#lent = undefined;
   }
 
-  detach(): void {
+  keep(): ChunkLoan {
     const p = this.#lent;
     this.#lent = undefined;
-    if (!p) return;
-    if (p.shared) shared.detach(p.shared);
-    else pool.forget(p.buf);
+    let open = p !== undefined;
+    return {
+      done: () => {
+        if (open) this.#drop(p!, true);
+        open = false;
+      },
+      forget: () => {
+        if (!open) return;
+        open = false;
+        if (p!.shared) shared.detach(p!.shared);
+        else if (!p!.private) pool.forget(p!.buf);
+      },
+    };
   }
 
   shed(): void {
@@ -209,22 +187,18 @@ export class PooledReads implements ChunkSource {
       if (p.private) continue;
       p.private = true;
       const { buf, shared: chunk } = p;
+      const giveBack = () => {
+        if (chunk) shared.release(chunk);
+        else pool.give(buf);
+        p.shared = undefined;
+      };
       // Once the read is in, keep a copy and hand the pooled buffer (or shared chunk) back.
-      p.read = p.read.then(
-        (n) => {
-          p.buf = Buffer.from(buf.subarray(0, n));
-          if (chunk) shared.release(chunk);
-          else pool.give(buf);
-          p.shared = undefined;
-          return n;
-        },
-        (err: unknown) => {
-          if (chunk) shared.release(chunk);
-          else pool.give(buf);
-          p.shared = undefined;
-          throw err;
-        },
-      );
+      p.read = p.read.then((n) => {
+        p.buf = Buffer.from(buf.subarray(0, n));
+        giveBack();
+        return n;
+      });
+      p.read.then(undefined, giveBack);
       p.read.catch(() => undefined);
     }
   }

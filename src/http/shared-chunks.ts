@@ -53,11 +53,6 @@ export class SharedChunks {
     return (this.#readers.get(content) ?? 0) > 1;
   }
 
-  /** Downloads of `content` in progress. */
-  readers(content: string): number {
-    return this.#readers.get(content) ?? 0;
-  }
-
   /** The chunk at `key` if one is being read or kept, now used by one more reader. */
   acquire(key: string): SharedChunk | undefined {
     const c = this.#byKey.get(key);
