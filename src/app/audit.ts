@@ -13,7 +13,7 @@ export function requestLogger(log: Logger, audit: Logger | undefined) {
   return (ctx: RequestContext, info: { status: number; route: string; durationMs: number; aborted: boolean; bytesSent: number }) => {
     const failed = info.status >= 500 || info.aborted;
     const audited = audit !== undefined && !READ_METHODS.has(ctx.method);
-    // Most requests log nothing: skip building the entry (it showed up in manifest HEAD profiles).
+    // Most requests log nothing: the entry is not built for them (manifest HEAD/GET hot path).
     if (!failed && !audited && !log.isLevelEnabled('debug')) return;
     const entry = {
       reqId: ctx.id,

@@ -13,8 +13,8 @@ import { startUwsServer } from './uws.ts';
 // Both engines' code is imported statically: a dynamic import() made at this point of the
 // start waited for libuv's thread pool behind the start-up reconcile's directory reads
 // (measured, first 200 on a store of 10,000 manifests: 228-348 ms with import() here,
-// 209-256 ms without). What each engine
-// loads beyond that (the uWS binary; node:https and node:tls) is loaded only when chosen.
+// 209-256 ms without). What each engine loads beyond its code (the uWS binary; node:https
+// and node:tls) is loaded only when that engine is chosen.
 
 /**
  * Start serving `opts.routes` on `opts.address:opts.port`. Resolves once
