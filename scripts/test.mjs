@@ -3,13 +3,18 @@
 // then runs every test file with node's test runner: unit, integration, e2e.
 // Extra arguments pick files or directories, e.g. `npm test -- test/unit`.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const top = join(dirname(fileURLToPath(import.meta.url)), '..');
 const deps = spawnSync('bash', [join(top, 'scripts/install-test-deps.sh')], { stdio: 'inherit' });
 if (deps.status !== 0) process.exit(deps.status ?? 1);
+
+// The sendfile addon is built by `npm ci`; an install with --ignore-scripts skips it.
+if (!existsSync(join(top, 'native/sendfile/build/Release/skiff_sendfile.node'))) {
+  spawnSync(process.execPath, [join(top, 'scripts/build-native.mjs')], { stdio: 'inherit' });
+}
 
 /** Test files under a directory, sorted; Node 20's `--test` takes no glob patterns (21 does). */
 function testFiles(dir) {

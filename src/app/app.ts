@@ -141,11 +141,12 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
     // or show them, so the whole listener runs on node:https.
     const loud = config.http.tls?.cacert ? 'warn' : 'info';
     log[loud]({ reason: server.fallbackReason }, `HTTP engine: node:http chosen instead of uWS: ${server.fallbackReason}`);
-  } else if (server.engine === 'node' && server.fallbackReason) {
-    log.warn({ reason: server.fallbackReason, node: process.versions.node, abi: process.versions.modules, arch: process.arch }, `HTTP engine: node:http instead of uWebSockets.js (${server.fallbackReason})`);
+  }
+  if (server.copyReason) {
+    log.warn({ reason: server.copyReason }, `blob downloads copy through user space instead of sendfile(2): ${server.copyReason}`);
   }
   log.info(
-    { engine: server.engine, address: config.http.address, port: server.port, root: config.storage.rootDirectory, ms: Math.round(performance.now() - started) },
+    { engine: server.engine, downloads: server.downloads ?? 'copy', address: config.http.address, port: server.port, root: config.storage.rootDirectory, ms: Math.round(performance.now() - started) },
     'skiff is serving',
   );
 

@@ -1,6 +1,7 @@
 /**
- * Writing a StreamBody to a node:http response. Blob files (sources with `readInto`) go
- * through chunk-source.ts, as on uWS: the download pool shared with that engine, read
+ * Writing a StreamBody to a node:http response. Blob files go by sendfile(2) where the
+ * addon is built (node-sendfile.ts); otherwise sources with `readInto` go through
+ * chunk-source.ts, as on uWS: the download pool shared with that engine, read
  * ahead, and one read per chunk for every client downloading the same blob at once. Each
  * chunk is handed to node's write queue without waiting for the write (waiting made a
  * single pull ~30% slower); the write's callback ends the chunk's loan. Other sources go
@@ -8,10 +9,24 @@
  */
 import type { ServerResponse } from 'node:http';
 import { chunkSource, type ChunkLoan } from './chunk-source.ts';
+import { pumpSendfile, sendfilePlan } from './node-sendfile.ts';
+import type { SendfileBinding } from '../platform/native.ts';
 import type { StreamBody } from './types.ts';
 
 /** Streams `body`; before any byte is sent a failure becomes `replyError`'s reply. Returns body bytes written. */
-export function streamToNode(res: ServerResponse, body: StreamBody, onError: (err: unknown) => void, replyError: (err: unknown) => Promise<number>): Promise<number> {
+export function streamToNode(
+  res: ServerResponse,
+  body: StreamBody,
+  onError: (err: unknown) => void,
+  replyError: (err: unknown) => Promise<number>,
+  sendfile?: SendfileBinding,
+): Promise<number> {
+  const plan = sendfilePlan(res, body, sendfile);
+  if (plan) {
+    return streamBody(res, body.length, onError, replyError, (p) => pumpSendfile(res, plan, p), (complete) => {
+      if (!complete) body.stream.destroy?.();
+    });
+  }
   return body.stream.readInto ? streamPooled(res, body, onError, replyError) : streamQueued(res, body, onError, replyError);
 }
 

@@ -18,6 +18,7 @@ import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import { streamToNode } from './node-stream.ts';
+import { loadSendfile, type SendfileBinding } from '../platform/native.ts';
 
 /** Start a node:http(s) server. Resolves once listening. */
 export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> {
@@ -25,6 +26,9 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   const dispatch = createDispatcher(opts.routes, hooks);
   const secure = opts.tls !== undefined;
   const inflight: InFlight = { count: 0, onIdle: undefined };
+  // Loaded at start, not at the first download, so the start log says how downloads leave.
+  const sendfile = secure ? undefined : loadSendfile();
+  const sender = sendfile?.ok ? sendfile.binding : undefined;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -62,7 +66,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
       if (!req.complete) req.resume();
       let bytesSent = 0;
       if (!controller.aborted) {
-        bytesSent = await writeReply(res, wire, captured.method, id, (e) => safely(() => hooks.onUnexpectedError?.(ctx, e)));
+        bytesSent = await writeReply(res, wire, captured.method, id, (e) => safely(() => hooks.onUnexpectedError?.(ctx, e)), sender);
       } else if (isStreamBody(reply.body)) {
         reply.body.stream.destroy?.();
       }
@@ -116,6 +120,8 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   let closing: Promise<void> | undefined;
   return {
     engine: 'node',
+    downloads: sendfile?.ok ? 'sendfile' : 'copy',
+    ...(sendfile && !sendfile.ok ? { copyReason: sendfile.reason } : {}),
     port: typeof address === 'object' && address ? address.port : opts.port,
     close(graceMs = 10_000) {
       closing ??= (async () => {
@@ -180,7 +186,7 @@ function capture(req: IncomingMessage, secure: boolean): CapturedRequest {
 }
 
 /** Write a WireReply. Returns body bytes written. */
-async function writeReply(res: ServerResponse, wire: WireReply, method: string, id: string, onError: (err: unknown) => void): Promise<number> {
+async function writeReply(res: ServerResponse, wire: WireReply, method: string, id: string, onError: (err: unknown) => void, sendfile?: SendfileBinding): Promise<number> {
   wire.discard?.stream.destroy?.();
   res.statusCode = wire.status;
   res.statusMessage = wire.statusLine.slice(wire.statusLine.indexOf(' ') + 1);
@@ -198,5 +204,5 @@ async function writeReply(res: ServerResponse, wire: WireReply, method: string, 
     res.removeHeader('Content-Length');
     return writeReply(res, toWireReply(method, errorReply(err), id), method, id, onError);
   };
-  return streamToNode(res, body, onError, replyError);
+  return streamToNode(res, body, onError, replyError, sendfile);
 }

@@ -55,6 +55,8 @@ function describe(server: HttpServer): HttpServer {
     engine: server.engine,
     port: server.port,
     ...(server.maxRequestContentLength !== undefined ? { maxRequestContentLength: server.maxRequestContentLength } : {}),
+    ...(server.downloads ? { downloads: server.downloads } : {}),
+    ...(server.copyReason ? { copyReason: server.copyReason } : {}),
     close: (graceMs?: number) => server.close(graceMs),
   };
 }

@@ -76,6 +76,11 @@ export interface StreamBody {
     readonly position?: number;
     /** Passes over the next `n` bytes without reading them. */
     skip?(n: number): void;
+    /**
+     * Hands the next bytes (up to `max`) to `send` as a file descriptor and position, for
+     * sendfile(2); advances by what `send` moved. Not mixed with reads in flight.
+     */
+    sendWith?(send: (fd: number, position: number, count: number) => Promise<{ sent: number; blocked: boolean }>, max: number): Promise<{ sent: number; blocked: boolean }>;
   };
   readonly length: number;
   /**
@@ -152,6 +157,13 @@ export interface HttpServer {
   readonly maxRequestContentLength?: number;
   /** Set when uWS was wanted but unavailable and node:http runs instead: why. */
   readonly fallbackReason?: string;
+  /**
+   * How blob downloads leave: `sendfile` (node:http on plain TCP, with the addon), or
+   * `copy` (through user space: uWS, TLS, or the addon missing; see `copyReason`).
+   */
+  readonly downloads?: 'sendfile' | 'copy';
+  /** Why downloads copy on node:http over plain TCP (the addon is not built or is turned off). */
+  readonly copyReason?: string;
   /** Stop accepting, let in-flight requests finish up to `graceMs`, then close. */
   close(graceMs?: number): Promise<void>;
 }

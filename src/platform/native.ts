@@ -1,11 +1,15 @@
 /**
  * The native facade: the only module that loads code from `native/`.
  *
- * Today that is the uWebSockets.js binary. The choice of file lives in
- * `native/uws.cjs` (see its header for why we never use the package's main
- * entry); this module adds types, caching and the engine decision rule.
+ * Two things live there: the uWebSockets.js binary (the choice of file lives in
+ * `native/uws.cjs`; see its header for why we never use the package's main entry) and
+ * skiff's own sendfile addon (`native/sendfile`, built by `npm ci`). This module adds
+ * types, caching and the engine decision rule.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // Types only: erased at runtime, so the package's main entry (with its silent
 // JS fallback) is never executed.
 import type * as uWS from '@trufflesuite/uws-js-unofficial';
@@ -94,4 +98,45 @@ export function chooseHttpEngine(requested?: HttpEngineName, env: NodeJS.Process
   const loaded = loadUws();
   if (loaded.ok) return { engine: 'uws', ...(forcedBy ? { forcedBy } : {}) };
   return { engine: 'node', fallbackReason: loaded.reason, ...(forcedBy ? { forcedBy } : {}) };
+}
+
+/** skiff's sendfile addon (`native/sendfile/sendfile.c`). */
+export interface SendfileBinding {
+  /** sendfile(2) on the thread pool until `count` bytes are sent or the socket is full. */
+  send(socketFd: number, fileFd: number, position: number, count: number): Promise<{ sent: number; blocked: boolean }>;
+  /** A descriptor of the caller's own for the same socket (close-on-exec). */
+  dup(fd: number): number;
+  close(fd: number): void;
+}
+
+/** Result of trying to load the sendfile addon. */
+export type SendfileLoad = { readonly ok: true; readonly binding: SendfileBinding; readonly path: string } | { readonly ok: false; readonly reason: string };
+
+const SENDFILE_BINARY = 'native/sendfile/build/Release/skiff_sendfile.node';
+let sendfileCached: SendfileLoad | undefined;
+
+/**
+ * Load the sendfile addon once. `SKIFF_SENDFILE=off` turns it off (downloads then copy
+ * through user space, as on a machine where it could not be built); `SKIFF_SENDFILE_BINARY`
+ * names the file for builds that ship it elsewhere.
+ */
+export function loadSendfile(env: NodeJS.ProcessEnv = process.env): SendfileLoad {
+  if (env.SKIFF_SENDFILE?.trim().toLowerCase() === 'off') return { ok: false, reason: 'SKIFF_SENDFILE=off' };
+  if (env.SKIFF_SENDFILE_BINARY) return loadSendfileNow(env);
+  sendfileCached ??= loadSendfileNow(env);
+  return sendfileCached;
+}
+
+function loadSendfileNow(env: NodeJS.ProcessEnv): SendfileLoad {
+  if (process.platform !== 'linux') return { ok: false, reason: `sendfile(2) is used on Linux only, not ${process.platform}` };
+  // This module is src/platform/native.ts, dist/skiff.mjs or a chunk in dist/skiff-chunks/.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = env.SKIFF_SENDFILE_BINARY ? [env.SKIFF_SENDFILE_BINARY] : [join(here, '..', SENDFILE_BINARY), join(here, '..', '..', SENDFILE_BINARY)];
+  const path = candidates.find((c) => existsSync(c));
+  if (!path) return { ok: false, reason: `${SENDFILE_BINARY} is not built (npm ci builds it; node scripts/build-native.mjs does it by hand)` };
+  try {
+    return { ok: true, binding: requireNative(path) as SendfileBinding, path };
+  } catch (err) {
+    return { ok: false, reason: `${path} could not be loaded: ${(err as Error).message}` };
+  }
 }

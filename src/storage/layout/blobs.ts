@@ -1,12 +1,18 @@
 import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import type { LayoutPaths } from './paths.ts';
-import { FileRange } from './file-range.ts';
+import { FileRange, type FileSender, type SendResult } from './file-range.ts';
 import { type SyncPolicy, fsyncFile, linkAtomic, renameDurable, statOrNull, writeFileAtomic } from './files.ts';
 
 /** A readable byte stream of (part of) a blob with its length. */
 export interface BlobStream {
-  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void; readInto(target: Buffer): Promise<number>; readonly position: number; skip(n: number): void };
+  stream: AsyncIterable<Buffer> & {
+    destroy(err?: Error): void;
+    readInto(target: Buffer): Promise<number>;
+    readonly position: number;
+    skip(n: number): void;
+    sendWith(send: FileSender, max: number): Promise<SendResult>;
+  };
   length: number;
   /** Size of the whole blob (for Content-Range). */
   size: number;

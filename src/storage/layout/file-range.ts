@@ -1,6 +1,15 @@
 import { read } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
+/** What a `sendWith` sender did: bytes it moved, and whether it stopped because the receiver was full. */
+export interface SendResult {
+  readonly sent: number;
+  readonly blocked: boolean;
+}
+
+/** Moves up to `count` bytes of descriptor `fd` from `position` elsewhere (sendfile(2)). */
+export type FileSender = (fd: number, position: number, count: number) => Promise<SendResult>;
+
 /**
  * A byte range of an open file, read in order, that owns its handle.
  *
@@ -83,6 +92,38 @@ export class FileRange implements AsyncIterable<Buffer> {
     // after reads in flight), and a shared chunk's other readers are waiting for them.
     if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
     return want;
+  }
+
+  /**
+   * Lets `send` move the next bytes of the range (up to `max`) straight from the
+   * descriptor, which stays open until it settles; the range advances by what it moved.
+   * One call at a time, never beside a `readInto` still in flight: the bytes are claimed
+   * only once the sender says how many it moved.
+   */
+  async sendWith(send: FileSender, max: number): Promise<SendResult> {
+    if (this.#closed) throw new Error('file range is closed');
+    const want = Math.min(max, this.#remaining);
+    if (want === 0) {
+      this.#close();
+      return { sent: 0, blocked: false };
+    }
+    const op = send(this.fh.fd, this.#position, want);
+    const settled = op.then(() => undefined, () => undefined);
+    this.#reading.add(settled);
+    let result: SendResult;
+    try {
+      result = await op;
+    } catch (err) {
+      this.#close();
+      throw err;
+    } finally {
+      this.#reading.delete(settled);
+    }
+    const moved = Math.min(result.sent, this.#remaining);
+    this.#position += moved;
+    this.#remaining -= moved;
+    if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
+    return result;
   }
 
   /**
