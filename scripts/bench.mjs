@@ -8,7 +8,8 @@
 // against skiff alone or its own baseline (their output also goes to bench-results/<name>-*.txt):
 // lifecycle (GC sweep over 10,000 blobs, startup to /readyz with 10,000 manifests), sync
 // (pull-through versus direct), auth (authenticated versus anonymous manifest GETs).
-//   npm run bench                      everything (~20 min on 2 cores)
+//   npm run bench                      everything, the core suite on both engines (~30 min on 2 cores)
+//   npm run bench -- --engine node     the core suite on one engine (uws, node or uws,node)
 //   npm run bench -- --quick           ~2 min smoke run
 //   npm run bench -- --only manifest   selected workloads of the core suite only (see --help)
 //   npm run bench -- --suite lifecycle,auth   selected suites: core, lifecycle, sync, auth
@@ -55,9 +56,18 @@ if (!argv.includes('--help') && !argv.includes('-h')) {
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
 
+// The core suite runs once per HTTP engine, each with its own table and target lines:
+// uWebSockets.js serves TLS listeners, node:http serves plain HTTP (the default listener).
+// `--engine uws` or `--engine node` runs one.
+const engineAt = argv.indexOf('--engine');
+const engines = engineAt >= 0 ? argv[engineAt + 1].split(',') : ['uws', 'node'];
+if (engineAt >= 0) argv = argv.filter((_, i) => i !== engineAt && i !== engineAt + 1);
 if (suites.includes('core') || argv.includes('--help') || argv.includes('-h')) {
   const { main } = await import(pathToFileURL(join(benchDir, 'main.mjs')).href);
-  process.exitCode = await main(top, argv);
+  for (const engine of argv.includes('--help') || argv.includes('-h') ? [engines[0]] : engines) {
+    const code = await main(top, [...argv, '--engine', engine]);
+    if (code !== 0) process.exitCode = code;
+  }
 }
 if (!argv.includes('--help') && !argv.includes('-h')) {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

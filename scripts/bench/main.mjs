@@ -38,7 +38,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--only <names>] [--repeats <n>
   --dir <path>     scratch directory for the servers' roots (default: a new one under ${tmpdir()})
   --keep           keep the scratch directory
   --out <file>     JSON output (default bench-results/bench-<timestamp>.json)
-  --engine <e>     skiff's HTTP engine, uws (default: the one the targets are about) or node
+  --engine <e>     skiff's HTTP engine: uws (TLS listeners) or node (plain HTTP, the default
+                   listener); \`npm run bench\` runs both unless given one
   --gen <g>        request-rate client: auto (default: hload, the bench's C generator, built with
                    cc), wrk (wrk -t1 for GET, node for HEAD) or node (raw-socket node client)
   --profile        run skiff under node --cpu-prof; writes bench-results/profiles-<timestamp>/ and prints

@@ -1,5 +1,5 @@
 // The two registries under test, started and stopped on loopback with a root directory each.
-// skiff runs from the built bundle with its default engine (uWebSockets.js); distribution is
+// skiff runs from the built bundle with the engine asked for (uWebSockets.js or node:http); distribution is
 // Debian's docker-registry run with its own config file, never the system service.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
@@ -61,8 +61,8 @@ export const SKIFF = {
   /** The bundle to run; main.mjs points it at a private copy so a rebuild mid-run cannot swap it. */
   bundle: null,
   /**
-   * The HTTP engine to run (SKIFF_HTTP_ENGINE): `uws` by default, the engine the targets are
-   * about; skiff's own default for plain HTTP may differ. Checked on every start by the
+   * The HTTP engine to run (SKIFF_HTTP_ENGINE): `uws` (what skiff runs on TLS listeners) by
+   * default; `node` is skiff's own default for plain HTTP. Checked on every start by the
    * `uWebSockets` header uWS adds to each reply.
    */
   engine: 'uws',

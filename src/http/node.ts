@@ -18,6 +18,7 @@ import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import { streamToNode } from './node-stream.ts';
+import { requestBody } from './node-body.ts';
 import { loadSendfile, type SendfileBinding } from '../platform/native.ts';
 
 /** Start a node:http(s) server. Resolves once listening. */
@@ -42,12 +43,12 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
     let taken = false;
     let received = 0;
     const ctx = createContext(captured, id, controller, {
-      body: () => {
+      body: (opts) => {
         if (taken) throw new Error('request body already consumed');
         taken = true;
-        // destroyOnReturn=false: a handler that stops reading early must not
-        // kill the keep-alive socket; the rest is discarded after the reply.
-        return counted(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, (n) => (received += n));
+        // A handler that stops reading early must not kill the keep-alive socket: the
+        // rest is discarded after the reply.
+        return requestBody(req, (n) => (received += n), opts?.lend);
       },
       received: () => received,
     });
@@ -141,14 +142,6 @@ async function tlsOptions(tls: NonNullable<ServerOptions['tls']>): Promise<Https
   const m = await readTlsMaterial(tls);
   // With a CA, clients must present a certificate it signed (zot's mTLS behaviour).
   return m.ca ? { cert: m.cert, key: m.key, ca: m.ca, requestCert: true, rejectUnauthorized: true } : { cert: m.cert, key: m.key };
-}
-
-/** Pass chunks through, counting bytes for `bodyBytesReceived`. */
-async function* counted(src: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of src) {
-    add(chunk.length);
-    yield chunk;
-  }
 }
 
 /** Read the request line and headers in the same shape uws.ts produces. */
