@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
 import { canonicalize, type WalkContext } from './canonicalize.ts';
 import { EMBEDDED_DEFAULT_CONFIG, EMBEDDED_SOURCE } from './defaults.ts';
 import { applyEnvOverrides } from './env.ts';
@@ -40,7 +39,7 @@ export async function loadConfig(path?: string, env: Record<string, string | und
     throw new ConfigError('CONFIG_NOT_FOUND', path, [{ path: '', message: `cannot read config file: ${reason}` }], { cause: err });
   }
   const warnings: string[] = [];
-  const raw = parseConfigText(text, path, warnings);
+  const raw = await parseConfigText(text, path, warnings);
   const loaded = loadConfigObject(raw, path, env, options);
   loaded.warnings.unshift(...warnings);
   return loaded;
@@ -69,7 +68,7 @@ export function loadConfigObject(raw: unknown, source: string, env: Record<strin
  * Parse config text by the file's extension. `warnings` receives YAML parser warnings.
  * @throws ConfigError `CONFIG_PARSE`
  */
-export function parseConfigText(text: string, path: string, warnings: string[] = []): unknown {
+export async function parseConfigText(text: string, path: string, warnings: string[] = []): Promise<unknown> {
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   const ext = extname(path).toLowerCase();
   const fail = (message: string, cause?: unknown): never => {
@@ -91,7 +90,9 @@ export function parseConfigText(text: string, path: string, warnings: string[] =
   }
 }
 
-function parseYaml(text: string, warnings: string[], fail: (message: string, cause?: unknown) => never): unknown {
+/** The YAML parser is loaded only for YAML files: JSON configs and the embedded default never pay for it. */
+async function parseYaml(text: string, warnings: string[], fail: (message: string, cause?: unknown) => never): Promise<unknown> {
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'silent' });
   if (doc.errors.length > 0) return fail(`not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`, doc.errors[0]);
   for (const w of doc.warnings) warnings.push(`YAML: ${w.message}`);
