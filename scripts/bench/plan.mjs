@@ -11,6 +11,11 @@ export const FULL = {
   /** A later idle reading, once skiff's scheduler clock has run (it starts 1 s after the first 200). */
   idleLateMs: 4000,
   bigBlob: 256 * MiB,
+  /**
+   * Pulls of the big blob, back to back, per pull measurement: one 256 MiB pull lasts only
+   * 0.1-0.2 s here, and single pulls moved by ±30% between rounds.
+   */
+  pullRounds: 5,
   chunk: 8 * MiB,
   /** Seconds per request-rate measurement, and of the warm-up before a server's first one. */
   rateSeconds: 3,
@@ -31,6 +36,7 @@ export const QUICK = {
   coldSettleMs: 300,
   idleLateMs: 1500,
   bigBlob: 32 * MiB,
+  pullRounds: 1,
   /** wrk counts whole seconds. */
   rateSeconds: 1,
   warmSeconds: 1,

@@ -59,17 +59,31 @@ export async function pumpSendfile(res: ServerResponse, plan: SendfilePlan, p: {
     p.sent += n;
     return written(res, piece.subarray(0, n));
   };
-  if (!(await writePiece())) return;
+  // A write that failed or was cut off: the client is gone (the socket may not say so yet).
+  if (!(await writePiece())) return void res.destroy();
   const socket = binding.dup(plan.socketFd);
   try {
     while (p.sent < total && !res.destroyed) {
-      const r = await body.stream.sendWith((fd, position, count) => binding.send(socket, fd, position, count), Math.min(JOB_BYTES, total - p.sent));
+      let r;
+      try {
+        r = await body.stream.sendWith((fd, position, count) => binding.send(socket, fd, position, count), Math.min(JOB_BYTES, total - p.sent));
+      } catch (err) {
+        // The client hung up: as on the copying path, an ended download, not a server error.
+        if (!clientGone(err)) throw err;
+        res.destroy();
+        return;
+      }
       p.sent += r.sent;
-      if (p.sent < total && r.blocked && !(await writePiece())) return;
+      if (p.sent < total && r.blocked && !(await writePiece())) return void res.destroy();
     }
   } finally {
     binding.close(socket);
   }
+}
+
+function clientGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EPIPE' || code === 'ECONNRESET';
 }
 
 /** Writes `data` through node; true once the socket took it, false if the response closed first. */
