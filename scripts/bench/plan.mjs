@@ -12,9 +12,10 @@ export const FULL = {
   idleLateMs: 4000,
   bigBlob: 256 * MiB,
   /**
-   * Pulls of the big blob, back to back, per pull measurement: one 256 MiB pull lasts only
-   * 0.1-0.2 s here, and single pulls moved by ±30% between rounds.
+   * Per pull measurement: seconds of back-to-back pulls of the big blob (hload), or pulls of it
+   * (node client). One 256 MiB pull lasts only 0.1-0.2 s here and moved by ±30% between rounds.
    */
+  pullSeconds: 3,
   pullRounds: 5,
   chunk: 8 * MiB,
   /** Seconds per request-rate measurement, and of the warm-up before a server's first one. */
@@ -36,6 +37,7 @@ export const QUICK = {
   coldSettleMs: 300,
   idleLateMs: 1500,
   bigBlob: 32 * MiB,
+  pullSeconds: 1,
   pullRounds: 1,
   /** wrk counts whole seconds. */
   rateSeconds: 1,
