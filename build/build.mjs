@@ -7,7 +7,7 @@
 //   node build/build.mjs --minimal  without any extension: src/extensions/enabled.ts is
 //                                   replaced by an empty list, so no extension code is bundled
 import { build } from 'esbuild';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,5 +61,14 @@ await build({
   process.stdout.write(`${name}: ${chunks.length} lazily loaded chunk(s)\n`);
   return writeFile(`${outfile}.inputs.json`, JSON.stringify(inputs, null, 1));
 });
+// One non-ASCII character (esbuild leaves regular expression literals as written) makes V8
+// hold the entry's whole source as a two-byte string, twice its size, for the process's life.
+const entryText = await readFile(outfile, 'latin1');
+const wide = entryText.search(/[^\x00-\x7f]/);
+if (wide >= 0) {
+  const line = entryText.slice(0, wide).split('\n').length;
+  process.stderr.write(`build: ${outfile}:${line} has a non-ASCII character; escape it (\\uXXXX) so the entry stays a one-byte string\n`);
+  process.exit(1);
+}
 const size = (await stat(outfile)).size;
 process.stdout.write(`built ${outfile} (${(size / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms\n`);

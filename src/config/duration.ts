@@ -12,8 +12,10 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+// µ and μ escaped: one non-Latin-1 character makes V8 keep the whole bundle's source as a
+// two-byte string (measured: 777 KiB of heap for a 388 KiB entry).
 /** One `<number><unit>` term of a Go duration, e.g. `1.5h` or `30m`. */
-const TERM = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+const TERM = /(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/y;
 
 /**
  * Parse a Go duration string (`"1h"`, `"30m"`, `"1h30m"`, `"500ms"`, `"0s"`, `"0"`, `"-5s"`)
