@@ -137,16 +137,21 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-/* dup(fd) -> fd: a descriptor of the caller's own, close-on-exec. */
-static napi_value js_dup(napi_env env, napi_callback_info info) {
+/* The one descriptor argument of dup() and close(); 0 (with a TypeError thrown) if missing. */
+static int fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "dup(fd) takes a descriptor");
-    return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", usage);
+    return 0;
   }
+  return 1;
+}
+
+/* dup(fd) -> fd: a descriptor of the caller's own, close-on-exec. */
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!fd_arg(env, info, "dup(fd) takes a descriptor", &fd)) return NULL;
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
     napi_throw(env, errno_error(env, errno));
@@ -159,14 +164,8 @@ static napi_value js_dup(napi_env env, napi_callback_info info) {
 
 /* close(fd): for descriptors from dup() only. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "close(fd) takes a descriptor");
-    return NULL;
-  }
+  if (!fd_arg(env, info, "close(fd) takes a descriptor", &fd)) return NULL;
   close(fd);
   return NULL;
 }
