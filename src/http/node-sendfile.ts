@@ -39,6 +39,8 @@ export interface SendfilePlan {
  */
 export function sendfilePlan(res: ServerResponse, body: StreamBody, binding: SendfileBinding | undefined): SendfilePlan | null {
   if (!binding || !body.stream.sendWith || !body.stream.readInto || body.length === 0) return null;
+  // Bytes written beneath node must need no framing: never under chunked encoding.
+  if (Number(res.getHeader('content-length')) !== body.length) return null;
   const socket = res.socket as (Socket & { encrypted?: boolean; _handle?: { fd?: number } }) | null;
   if (!socket || socket.encrypted) return null;
   const fd = socket._handle?.fd;
