@@ -181,17 +181,25 @@ function capture(req: IncomingMessage, secure: boolean): CapturedRequest {
 /** Write a WireReply. Returns body bytes written. */
 async function writeReply(res: ServerResponse, wire: WireReply, method: string, id: string, onError: (err: unknown) => void, sendfile?: SendfileBinding): Promise<number> {
   wire.discard?.stream.destroy?.();
+  const statusMessage = wire.statusLine.slice(wire.statusLine.indexOf(' ') + 1);
+  const body = wire.body;
+  if (body === undefined || Buffer.isBuffer(body)) {
+    // Headers as one flat list straight into writeHead: no per-header setHeader (validation
+    // and a lower-cased map each), the bulk of node's own cost for a manifest reply.
+    const raw: string[] = [];
+    for (const [k, v] of wire.headers) raw.push(k, v);
+    if (wire.contentLength !== undefined) raw.push('Content-Length', String(wire.contentLength));
+    res.writeHead(wire.status, statusMessage, raw);
+    res.end(body); // node sends no body for HEAD/204/304 by itself
+    return body?.length ?? 0;
+  }
+  // A streamed body keeps settable headers: a failure before its first byte replaces them.
   res.statusCode = wire.status;
-  res.statusMessage = wire.statusLine.slice(wire.statusLine.indexOf(' ') + 1);
+  res.statusMessage = statusMessage;
   const grouped = new Map<string, string[]>();
   for (const [k, v] of wire.headers) grouped.set(k, [...(grouped.get(k) ?? []), v]);
   for (const [k, vs] of grouped) res.setHeader(k, vs.length === 1 ? vs[0]! : vs);
   if (wire.contentLength !== undefined) res.setHeader('Content-Length', wire.contentLength);
-  const body = wire.body;
-  if (body === undefined || Buffer.isBuffer(body)) {
-    res.end(body); // node sends no body for HEAD/204/304 by itself
-    return body?.length ?? 0;
-  }
   // Fails before the first byte become a proper error reply (without the announced length).
   const replyError = (err: unknown) => {
     res.removeHeader('Content-Length');
