@@ -3,7 +3,8 @@
 // Run by `npm ci`/`npm install` (the "install" script) and by `npm test` when the addon is
 // missing. A machine without a compiler still installs: skiff then copies downloads through
 // user space and says so at start, so a failed build warns here and exits 0.
-// `--strict` exits 1 on failure instead (for checking a build by hand).
+// `--strict` exits 1 on failure instead (for checking a build by hand); `--if-missing` does
+// nothing when the addon is already built (npm test's check).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 const top = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(top, 'native/sendfile');
 const strict = process.argv.includes('--strict');
+const built = join(dir, 'build/Release/skiff_sendfile.node');
+if (process.argv.includes('--if-missing') && existsSync(built)) process.exit(0);
 
 if (process.platform !== 'linux') {
   console.log(`skiff: sendfile addon skipped: ${process.platform} is not Linux`);
@@ -33,7 +36,6 @@ if (!gyp) fail('node-gyp not found (neither npm_config_node_gyp nor the one bund
 const prefix = join(dirname(process.execPath), '..');
 const nodedir = process.env.npm_config_nodedir || (existsSync(join(prefix, 'include/node/node_api.h')) ? prefix : null);
 const r = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-const built = join(dir, 'build/Release/skiff_sendfile.node');
 if (r.status !== 0 || !existsSync(built)) fail(`node-gyp exited with ${r.status}\n${r.stdout}${r.stderr}`);
 console.log(`skiff: built ${built}`);
 

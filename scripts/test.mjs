@@ -3,7 +3,7 @@
 // then runs every test file with node's test runner: unit, integration, e2e.
 // Extra arguments pick files or directories, e.g. `npm test -- test/unit`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -12,9 +12,7 @@ const deps = spawnSync('bash', [join(top, 'scripts/install-test-deps.sh')], { st
 if (deps.status !== 0) process.exit(deps.status ?? 1);
 
 // The sendfile addon is built by `npm ci`; an install with --ignore-scripts skips it.
-if (!existsSync(join(top, 'native/sendfile/build/Release/skiff_sendfile.node'))) {
-  spawnSync(process.execPath, [join(top, 'scripts/build-native.mjs')], { stdio: 'inherit' });
-}
+spawnSync(process.execPath, [join(top, 'scripts/build-native.mjs'), '--if-missing'], { stdio: 'inherit' });
 
 /** Test files under a directory, sorted; Node 20's `--test` takes no glob patterns (21 does). */
 function testFiles(dir) {

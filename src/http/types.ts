@@ -63,6 +63,12 @@ export interface PeerCertificate {
   readonly uris: readonly string[];
 }
 
+/** What one sendfile step did: bytes moved, and whether it stopped because the socket was full. */
+export interface SendResult {
+  readonly sent: number;
+  readonly blocked: boolean;
+}
+
 /**
  * A streamed response body with a known total length. A source that offers `readInto`
  * (fill this buffer, resolve the count, 0 at the end) lets the engine reuse one buffer
@@ -80,7 +86,7 @@ export interface StreamBody {
      * Hands the next bytes (up to `max`) to `send` as a file descriptor and position, for
      * sendfile(2); advances by what `send` moved. Not mixed with reads in flight.
      */
-    sendWith?(send: (fd: number, position: number, count: number) => Promise<{ sent: number; blocked: boolean }>, max: number): Promise<{ sent: number; blocked: boolean }>;
+    sendWith?(send: (fd: number, position: number, count: number) => Promise<SendResult>, max: number): Promise<SendResult>;
   };
   readonly length: number;
   /**
