@@ -56,28 +56,59 @@ export function requestIdFrom(header: string | undefined): string {
   return `${ID_PREFIX}-${idCounter.toString(36)}`;
 }
 
-/** Build the RequestContext handlers see. `query` is parsed on first use only. */
+/**
+ * The RequestContext handlers see. A class, not an object literal: every context shares
+ * one shape and its getters live on the prototype (a literal with getters and a spread
+ * cost ~3 µs per request in profiles of manifest HEAD). `query` is parsed on first use.
+ */
+class Context implements RequestContext {
+  readonly method: string;
+  readonly path: string;
+  readonly rawQuery: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly remoteAddress: string;
+  readonly id: string;
+  readonly secure: boolean;
+  readonly peerCertificate: CapturedRequest['peerCertificate'];
+  identity: RequestContext['identity'] = undefined;
+  params: Record<string, string> = {};
+  #query: URLSearchParams | undefined = undefined;
+  readonly #abort: LazyAbort;
+  readonly #source: BodySource;
+
+  constructor(req: CapturedRequest, id: string, abort: LazyAbort, source: BodySource) {
+    this.method = req.method;
+    this.path = req.path;
+    this.rawQuery = req.rawQuery;
+    this.headers = req.headers;
+    this.remoteAddress = req.remoteAddress;
+    this.id = id;
+    this.secure = req.secure;
+    this.peerCertificate = req.peerCertificate;
+    this.#abort = abort;
+    this.#source = source;
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.rawQuery));
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  body(opts?: BodyOptions): AsyncIterable<Buffer> {
+    return this.#source.body(opts);
+  }
+
+  bodyBytesReceived(): number {
+    return this.#source.received();
+  }
+}
+
+/** Build the RequestContext handlers see. */
 export function createContext(req: CapturedRequest, id: string, abort: LazyAbort, source: BodySource): RequestContext {
-  let query: URLSearchParams | undefined;
-  return {
-    method: req.method,
-    path: req.path,
-    rawQuery: req.rawQuery,
-    get query() {
-      return (query ??= new URLSearchParams(req.rawQuery));
-    },
-    headers: req.headers,
-    remoteAddress: req.remoteAddress,
-    id,
-    get signal() {
-      return abort.signal;
-    },
-    secure: req.secure,
-    ...(req.peerCertificate ? { peerCertificate: req.peerCertificate } : {}),
-    params: {},
-    body: (opts) => source.body(opts),
-    bodyBytesReceived: () => source.received(),
-  };
+  return new Context(req, id, abort, source);
 }
 
 /**
@@ -146,6 +177,12 @@ export interface WireReply {
 const ENGINE_OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
 const UNSAFE_VALUE = /[\r\n\0]/;
 
+/** A handler's Content-Length header as a byte count, or undefined when it is not one. */
+function lengthOf(raw: unknown): number | undefined {
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
 /**
  * Normalise a Reply. Throws on a header value with CR/LF (response splitting:
  * uWS writes header bytes verbatim), which the caller turns into a 500.
@@ -154,17 +191,32 @@ export function toWireReply(method: string, reply: Reply, requestId: string): Wi
   const status = reply.status;
   const headers: Array<readonly [string, string]> = [];
   let declaredLength: number | undefined;
-  for (const [name, raw] of Object.entries(reply.headers ?? {})) {
+  const given = reply.headers;
+  // for-in over the handler's own object: Object.entries plus an array per value was ~3 µs
+  // of a ~50 µs manifest HEAD.
+  for (const name in given) {
+    const raw = given[name];
+    if (raw === undefined) continue;
+    if (UNSAFE_VALUE.test(name)) throw new Error(`unsafe characters in response header ${name}`);
     const lower = name.toLowerCase();
-    const values = Array.isArray(raw) ? (raw as readonly string[]) : [String(raw)];
-    for (const v of values) if (UNSAFE_VALUE.test(v) || UNSAFE_VALUE.test(name)) throw new Error(`unsafe characters in response header ${name}`);
+    if (Array.isArray(raw)) {
+      for (const v of raw as readonly string[]) if (UNSAFE_VALUE.test(v)) throw new Error(`unsafe characters in response header ${name}`);
+      if (lower === 'content-length') {
+        declaredLength = lengthOf(raw[0]);
+        continue;
+      }
+      if (ENGINE_OWNED.has(lower) || lower === 'x-request-id') continue;
+      for (const v of raw as readonly string[]) headers.push([name, v]);
+      continue;
+    }
+    const v = typeof raw === 'string' ? raw : String(raw);
+    if (UNSAFE_VALUE.test(v)) throw new Error(`unsafe characters in response header ${name}`);
     if (lower === 'content-length') {
-      const n = Number(values[0]);
-      if (Number.isSafeInteger(n) && n >= 0) declaredLength = n;
+      declaredLength = lengthOf(v);
       continue;
     }
     if (ENGINE_OWNED.has(lower) || lower === 'x-request-id') continue;
-    for (const v of values) headers.push([name, v]);
+    headers.push([name, v]);
   }
   headers.push(['X-Request-Id', requestId]);
 

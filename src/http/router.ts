@@ -39,7 +39,10 @@ export function compileRoutes(routes: readonly Route[]): Router {
   // Recent outcomes by method and path: clients repeat the same URLs (a fleet pulling one
   // tag), and the linear regex scan was a tenth of a manifest HEAD's CPU. Outcomes are
   // frozen, so a handler cannot change what the next request gets. Cleared when full.
-  const recent = new Map<string, RouteMatch>();
+  // Keyed by method, then path: joining the two into one key cost a string concatenation
+  // and its hashing per request.
+  const recent = new Map<string, Map<string, RouteMatch>>();
+  let remembered = 0;
   const scan = (method: string, path: string): RouteMatch => {
     const upper = method.toUpperCase();
     let allow: Set<string> | undefined;
@@ -60,12 +63,18 @@ export function compileRoutes(routes: readonly Route[]): Router {
       // Long paths are matched afresh: the cache's memory stays small (2,048 keys of at
       // most ~520 characters) whatever a client sends.
       if (path.length > 512) return scan(method, path);
-      const k = `${method} ${path}`;
-      let m = recent.get(k);
+      let byPath = recent.get(method);
+      let m = byPath?.get(path);
       if (m === undefined) {
         m = Object.freeze(scan(method, path));
-        if (recent.size >= 2048) recent.clear();
-        recent.set(k, m);
+        if (remembered >= 2048) {
+          recent.clear();
+          remembered = 0;
+          byPath = undefined;
+        }
+        if (byPath === undefined) recent.set(method, (byPath = new Map()));
+        byPath.set(path, m);
+        remembered++;
       }
       return m;
     },
