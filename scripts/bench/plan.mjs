@@ -7,9 +7,8 @@ export const FULL = {
   repeats: 3,
   /** The "10,000 manifests" store: repos × tagsPerRepo + tagRepoTags; 1,001 repositories. */
   store: { repos: 1000, tagsPerRepo: 9, tagRepoTags: 1000 },
-  coldSettleMs: 1000,
-  /** A later idle reading, once skiff's scheduler clock has run (it starts 1 s after the first 200). */
-  idleLateMs: 4000,
+  /** Idle RSS is read this long after the first 200, once skiff's scheduler clock runs (it starts after 1 s). */
+  idleMs: 4000,
   bigBlob: 256 * MiB,
   /**
    * Per pull measurement: seconds of back-to-back pulls of the big blob (hload), or pulls of it
@@ -34,8 +33,7 @@ export const QUICK = {
   name: 'quick',
   repeats: 1,
   store: { repos: 100, tagsPerRepo: 9, tagRepoTags: 100 },
-  coldSettleMs: 300,
-  idleLateMs: 1500,
+  idleMs: 1500,
   bigBlob: 32 * MiB,
   pullSeconds: 1,
   pullRounds: 1,

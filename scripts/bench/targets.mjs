@@ -18,7 +18,6 @@ export const TARGETS = [
   below('cold.store', 250, 'ms'),
   below('idle.empty', 60, 'MiB'),
   below('idle.store', 60, 'MiB'),
-  below('idle.late', 60, 'MiB'),
 ];
 
 /** [{ text, shown, pass }] for every target whose row is in the summary. */
