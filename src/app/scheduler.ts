@@ -26,7 +26,7 @@ interface Entry {
  * why the cron task is only the clock. It ticks once a minute when every interval is a
  * minute or more (zot's are hours: gcInterval 1h, scrub 24h), once a second otherwise:
  * node-cron works out each tick's date parts with Intl, ~2 ms of CPU a tick, which an idle
- * device should not pay every second. Its first use maps ICU data (~8 MiB of file-backed
+ * device should not pay every second. Its first use maps ICU data (6.5-7 MiB of file-backed
  * RSS) and takes ~25 ms, so the clock starts a while after the first 200 (app.ts).
  */
 export class Scheduler {
