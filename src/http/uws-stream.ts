@@ -1,5 +1,6 @@
 /**
- * Writing a StreamBody to a uWS response with backpressure.
+ * Writing a reply to a uWS response: buffered replies in one corked write, a StreamBody
+ * with backpressure.
  *
  * uWS idiom (see uWebSockets.js examples/VideoStreamer.js): `tryEnd(chunk,
  * total)` writes what the socket takes and buffers nothing more. On `ok ===
@@ -17,6 +18,41 @@
 import type { UwsResponse } from '../platform/native.ts';
 import type { StreamBody } from './types.ts';
 import { chunkSource } from './chunk-source.ts';
+import { errorReply, toWireReply, type WireReply } from './dispatch.ts';
+
+/** Write a WireReply. Returns body bytes handed to uWS. */
+export function writeUwsReply(res: UwsResponse, state: ResponseState, wire: WireReply, method: string, id: string, onError: (err: unknown) => void): number | Promise<number> {
+  wire.discard?.stream.destroy?.();
+  const head = () => {
+    res.writeStatus(wire.statusLine);
+    for (const [k, v] of wire.headers) res.writeHeader(k, v);
+  };
+  const body = wire.body;
+  if (body === undefined || Buffer.isBuffer(body)) {
+    res.cork(() => {
+      head();
+      if (wire.contentLength === undefined) {
+        res.endWithoutBody(); // 1xx/204/304: no length at all
+      } else if (wire.isHead) {
+        // Announce the GET length ourselves; uws.ts's header (and LIMITS.md) says why not endWithoutBody(n).
+        res.writeHeader('Content-Length', String(wire.contentLength));
+        res.endWithoutBody();
+      } else {
+        res.end(body ?? ''); // uWS writes Content-Length from the body
+      }
+    });
+    state.finished = true;
+    return body?.length ?? 0;
+  }
+  return streamToUws(res, state, head, body).then((result) => {
+    if (result.error) onError(result.error);
+    if (result.headerPending && !state.aborted) {
+      // The source failed before the first byte: a proper error reply is still possible.
+      return writeUwsReply(res, state, toWireReply(method, errorReply(result.error), id), method, id, onError);
+    }
+    return result.bytesSent;
+  });
+}
 
 /** Per-response state shared with the adapter's onAborted handler. */
 export interface ResponseState {

@@ -20,7 +20,7 @@ import type { UwsApp, UwsListenSocket, UwsModule, UwsResponse } from '../platfor
 import { BodyQueue } from './body-queue.ts';
 import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFrom, safely, toWireReply, type CapturedRequest, type WireReply } from './dispatch.ts';
 import { uwsParserRejection, UWS_MAX_CONTENT_LENGTH } from './uws-limits.ts';
-import { streamToUws, type ResponseState } from './uws-stream.ts';
+import { writeUwsReply, type ResponseState } from './uws-stream.ts';
 import { abortError, emptyBody, waitForDrain, type InFlight } from './lifecycle.ts';
 import { watchFiles, type FileWatch } from '../platform/watched-files.ts';
 
@@ -107,7 +107,7 @@ export async function startUwsServer(uws: UwsModule, opts: ServerOptions): Promi
         // An unread body must not leave the socket paused: discard the rest so
         // the connection reaches its next request (keep-alive survives).
         if (queue && !queue.complete) queue.discard();
-        const sent = writeReply(res, state, wire, method, ctx.id, (err) => safely(() => hooks.onUnexpectedError?.(ctx, err)));
+        const sent = writeUwsReply(res, state, wire, method, ctx.id, (err) => safely(() => hooks.onUnexpectedError?.(ctx, err)));
         // Buffered replies are written synchronously: no extra turn of the microtask queue.
         bytesSent = typeof sent === 'number' ? sent : await sent;
       } else if (isStreamBody(reply.body)) {
@@ -193,40 +193,6 @@ function watchCertificates(tls: TlsOptions, onChange: () => void): FileWatch {
   return watchFiles([tls.cert, tls.key, ...(tls.cacert ? [tls.cacert] : [])], onChange, 300);
 }
 
-
-/** Write a WireReply. Returns body bytes handed to uWS. */
-function writeReply(res: UwsResponse, state: ResponseState, wire: WireReply, method: string, id: string, onError: (err: unknown) => void): number | Promise<number> {
-  wire.discard?.stream.destroy?.();
-  const head = () => {
-    res.writeStatus(wire.statusLine);
-    for (const [k, v] of wire.headers) res.writeHeader(k, v);
-  };
-  const body = wire.body;
-  if (body === undefined || Buffer.isBuffer(body)) {
-    res.cork(() => {
-      head();
-      if (wire.contentLength === undefined) {
-        res.endWithoutBody(); // 1xx/204/304: no length at all
-      } else if (wire.isHead) {
-        // Announce the GET length ourselves; see the file header for why not endWithoutBody(n).
-        res.writeHeader('Content-Length', String(wire.contentLength));
-        res.endWithoutBody();
-      } else {
-        res.end(body ?? ''); // uWS writes Content-Length from the body
-      }
-    });
-    state.finished = true;
-    return body?.length ?? 0;
-  }
-  return streamToUws(res, state, head, body).then((result) => {
-    if (result.error) onError(result.error);
-    if (result.headerPending && !state.aborted) {
-      // The source failed before the first byte: a proper error reply is still possible.
-      return writeReply(res, state, toWireReply(method, errorReply(result.error), id), method, id, onError);
-    }
-    return result.bytesSent;
-  });
-}
 
 function createApp(uws: UwsModule, tls: TlsOptions | undefined): UwsApp {
   if (!tls) return uws.App() as UwsApp;
