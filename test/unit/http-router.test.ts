@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRoutes } from '../../src/http/router.ts';
-import { toWireReply } from '../../src/http/dispatch.ts';
+import { createContext, toWireReply } from '../../src/http/dispatch.ts';
+import { LazyAbort } from '../../src/http/lazy-abort.ts';
 import { parseSubjectAltName } from '../../src/http/peer-cert.ts';
 import type { Route } from '../../src/http/types.ts';
 
@@ -54,6 +55,15 @@ describe('http router', () => {
     assert.deepEqual(router.match('HEAD', '/v2/'), { kind: 'method-not-allowed', allow: ['GET'] });
   });
 
+  it('keeps answering right after its cache of outcomes fills and is cleared', () => {
+    for (let i = 0; i < 2100; i++) {
+      const m = router.match(i % 2 ? 'GET' : 'PUT', `/v2/r${i}/manifests/t`);
+      assert.equal(m.kind === 'hit' && m.params.name, `r${i}`);
+    }
+    assert.equal(router.match('GET', '/v2/r1/manifests/t').kind, 'hit');
+    assert.equal(router.match('POST', '/v2/r1/manifests/t').kind, 'method-not-allowed');
+  });
+
   it('refuses malformed routes at compile time', () => {
     assert.throws(() => compileRoutes([route('x', ['GET'], /\/v2\//)]), /anchored/);
     assert.throws(() => compileRoutes([route('x', ['GET'], /^\/v2\/$/g)]), /g or y flag/);
@@ -90,6 +100,54 @@ describe('http reply normalisation', () => {
 
   it('refuses header values that would split the response', () => {
     assert.throws(() => toWireReply('GET', { status: 200, headers: { Location: '/a\r\nSet-Cookie: x' } }, 'id'), /unsafe/);
+    assert.throws(() => toWireReply('GET', { status: 200, headers: { Link: ['<a>', '<b>\n'] } }, 'id'), /unsafe/);
+    assert.throws(() => toWireReply('GET', { status: 200, headers: { 'X-A\r\nB': 'v' } }, 'id'), /unsafe/);
+  });
+
+  it('writes numbers as text, skips undefined values and takes a length given as a list', () => {
+    const headers = { 'Content-Length': ['7'], 'X-Count': 3, 'X-Gone': undefined } as unknown as Record<string, string>;
+    const w = toWireReply('HEAD', { status: 200, headers }, 'id');
+    assert.equal(w.contentLength, 7);
+    assert.deepEqual(w.headers, [['X-Count', '3'], ['X-Request-Id', 'id']]);
+  });
+});
+
+describe('request context', () => {
+  const captured = { method: 'GET', path: '/v2/a/tags/list', rawQuery: 'n=2&tag=a&tag=b', headers: { host: 'x' }, remoteAddress: '127.0.0.1', secure: false };
+
+  it('parses the query once, on first use, and reads the body through its source', async () => {
+    let asked = 0;
+    const source = {
+      async *body() {
+        asked++;
+        yield Buffer.from('ab');
+      },
+      received: () => 2,
+    };
+    const ctx = createContext(captured, 'id-1', new LazyAbort(), source);
+    assert.deepEqual(ctx.query.getAll('tag'), ['a', 'b']);
+    assert.equal(ctx.query, ctx.query);
+    const chunks: Buffer[] = [];
+    for await (const c of ctx.body()) chunks.push(c);
+    assert.equal(Buffer.concat(chunks).toString(), 'ab');
+    assert.equal(asked, 1);
+    assert.equal(ctx.bodyBytesReceived(), 2);
+    assert.equal(ctx.peerCertificate, undefined);
+    assert.equal(ctx.identity, undefined);
+    ctx.identity = { name: 'alice', groups: ['dev'] };
+    assert.equal(ctx.identity.name, 'alice');
+  });
+
+  it('gives a signal that reports the abort, asked for before or after it', () => {
+    const early = new LazyAbort();
+    const a = createContext(captured, 'id-2', early, { body: async function* () {}, received: () => 0 });
+    const signal = a.signal;
+    assert.equal(signal.aborted, false);
+    early.abort(new Error('gone'));
+    assert.equal(signal.aborted, true);
+    const late = new LazyAbort();
+    late.abort(new Error('gone'));
+    assert.equal(createContext(captured, 'id-3', late, { body: async function* () {}, received: () => 0 }).signal.aborted, true);
   });
 });
 
