@@ -8,7 +8,7 @@
 // against skiff alone or its own baseline (their output also goes to bench-results/<name>-*.txt):
 // lifecycle (GC sweep over 10,000 blobs, startup to /readyz with 10,000 manifests), sync
 // (pull-through versus direct), auth (authenticated versus anonymous manifest GETs).
-//   npm run bench                      everything, the core suite on both engines (~30 min on 2 cores)
+//   npm run bench                      everything, the core suite on both engines (~20 min on 2 cores)
 //   npm run bench -- --engine node     the core suite on one engine (uws, node or uws,node)
 //   npm run bench -- --quick           ~2 min smoke run
 //   npm run bench -- --only manifest   selected workloads of the core suite only (see --help)

@@ -197,26 +197,17 @@ export function toWireReply(method: string, reply: Reply, requestId: string): Wi
   for (const name in given) {
     const raw = given[name];
     if (raw === undefined) continue;
-    if (UNSAFE_VALUE.test(name)) throw new Error(`unsafe characters in response header ${name}`);
+    const many = Array.isArray(raw) ? (raw as readonly string[]) : undefined;
+    const first = many ? many[0] : typeof raw === 'string' ? raw : String(raw);
+    if (UNSAFE_VALUE.test(name) || (many ? many.some((v) => UNSAFE_VALUE.test(v)) : UNSAFE_VALUE.test(first!))) {
+      throw new Error(`unsafe characters in response header ${name}`);
+    }
     const lower = name.toLowerCase();
-    if (Array.isArray(raw)) {
-      for (const v of raw as readonly string[]) if (UNSAFE_VALUE.test(v)) throw new Error(`unsafe characters in response header ${name}`);
-      if (lower === 'content-length') {
-        declaredLength = lengthOf(raw[0]);
-        continue;
-      }
-      if (ENGINE_OWNED.has(lower) || lower === 'x-request-id') continue;
-      for (const v of raw as readonly string[]) headers.push([name, v]);
-      continue;
+    if (lower === 'content-length') declaredLength = lengthOf(first);
+    else if (!ENGINE_OWNED.has(lower) && lower !== 'x-request-id') {
+      if (many) for (const v of many) headers.push([name, v]);
+      else headers.push([name, first!]);
     }
-    const v = typeof raw === 'string' ? raw : String(raw);
-    if (UNSAFE_VALUE.test(v)) throw new Error(`unsafe characters in response header ${name}`);
-    if (lower === 'content-length') {
-      declaredLength = lengthOf(v);
-      continue;
-    }
-    if (ENGINE_OWNED.has(lower) || lower === 'x-request-id') continue;
-    headers.push([name, v]);
   }
   headers.push(['X-Request-Id', requestId]);
 

@@ -77,6 +77,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
     }
   };
 
+  // node:https (and node:tls) load only for a TLS listener: the uWS engine's process never needs them.
   const https = opts.tls ? await import('node:https') : undefined;
   const server = opts.tls && https
     ? https.createServer({ ...(await tlsOptions(opts.tls)) }, onRequest)

@@ -198,8 +198,9 @@ export class PooledReads implements ChunkSource {
         giveBack();
         return n;
       });
-      p.read.then(undefined, giveBack);
-      p.read.catch(() => undefined);
+      // A failed read gives the buffer back too (and is not an unhandled rejection here;
+      // whoever awaits p.read sees the error).
+      p.read.catch(giveBack);
     }
   }
 

@@ -2,6 +2,7 @@
  * The HTTP contract between the engine adapters (uWebSockets.js, node:http) and
  * the handlers in `api/` and extensions. Nothing here exposes an engine type.
  */
+import type { FileSender, SendResult } from '../platform/native.ts';
 
 /** A request, captured synchronously from the engine before any await. */
 export interface RequestContext {
@@ -63,11 +64,6 @@ export interface PeerCertificate {
   readonly uris: readonly string[];
 }
 
-/** What one sendfile step did: bytes moved, and whether it stopped because the socket was full. */
-export interface SendResult {
-  readonly sent: number;
-  readonly blocked: boolean;
-}
 
 /**
  * A streamed response body with a known total length. A source that offers `readInto`
@@ -86,7 +82,7 @@ export interface StreamBody {
      * Hands the next bytes (up to `max`) to `send` as a file descriptor and position, for
      * sendfile(2); advances by what `send` moved. Not mixed with reads in flight.
      */
-    sendWith?(send: (fd: number, position: number, count: number) => Promise<SendResult>, max: number): Promise<SendResult>;
+    sendWith?(send: FileSender, max: number): Promise<SendResult>;
   };
   readonly length: number;
   /**

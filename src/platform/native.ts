@@ -100,10 +100,19 @@ export function chooseHttpEngine(requested?: HttpEngineName, env: NodeJS.Process
   return { engine: 'node', fallbackReason: loaded.reason, ...(forcedBy ? { forcedBy } : {}) };
 }
 
+/** What one sendfile step did: bytes moved, and whether it stopped because the socket was full. */
+export interface SendResult {
+  readonly sent: number;
+  readonly blocked: boolean;
+}
+
+/** Moves up to `count` bytes of descriptor `fd` from `position` elsewhere (sendfile(2)). */
+export type FileSender = (fd: number, position: number, count: number) => Promise<SendResult>;
+
 /** skiff's sendfile addon (`native/sendfile/sendfile.c`). */
 export interface SendfileBinding {
   /** sendfile(2) on the thread pool until `count` bytes are sent or the socket is full. */
-  send(socketFd: number, fileFd: number, position: number, count: number): Promise<{ sent: number; blocked: boolean }>;
+  send(socketFd: number, fileFd: number, position: number, count: number): Promise<SendResult>;
   /** A descriptor of the caller's own for the same socket (close-on-exec). */
   dup(fd: number): number;
   close(fd: number): void;

@@ -1,14 +1,8 @@
 import { read } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import type { FileSender, SendResult } from '../../platform/native.ts';
 
-/** What a `sendWith` sender did: bytes it moved, and whether it stopped because the receiver was full. */
-export interface SendResult {
-  readonly sent: number;
-  readonly blocked: boolean;
-}
-
-/** Moves up to `count` bytes of descriptor `fd` from `position` elsewhere (sendfile(2)). */
-export type FileSender = (fd: number, position: number, count: number) => Promise<SendResult>;
+export type { FileSender, SendResult };
 
 /**
  * A byte range of an open file, read in order, that owns its handle.
