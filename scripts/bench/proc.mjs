@@ -34,6 +34,12 @@ function statusKiB(pid, key) {
 /** Resident set size now, MiB. */
 export const rssMiB = (pid) => statusKiB(pid, 'VmRSS') / 1024;
 
+/**
+ * The private part of it (RssAnon), MiB: heaps, stacks, buffers. The rest of RSS is file pages
+ * (for node, mostly its own binary's code and ICU data), shared with the page cache.
+ */
+export const anonMiB = (pid) => statusKiB(pid, 'RssAnon') / 1024;
+
 /** Peak resident set size since start or the last `resetPeak`, MiB. */
 export const peakMiB = (pid) => statusKiB(pid, 'VmHWM') / 1024;
 
