@@ -57,10 +57,26 @@ export function digestOf(data: Uint8Array, algorithm: Algorithm = 'sha256'): str
 }
 
 /**
- * A running hash fed chunk by chunk as a blob streams to disk, so no blob is ever
- * held whole in memory or read back to be verified.
+ * A running hash fed chunk by chunk as a blob streams to disk, so no blob is ever held
+ * whole in memory or read back to be verified. It may run on this thread or another.
  */
-export class StreamingHasher {
+export interface RunningHash {
+  readonly algorithm: Algorithm;
+  /** Bytes fed so far. */
+  readonly size: number;
+  /** Feeds `chunk`; its memory may be reused once this returns (or its promise settles). */
+  update(chunk: Uint8Array): void | Promise<void>;
+  /**
+   * The digest so far, without ending the running hash. Null when the running state was
+   * lost (its thread stopped): the caller rebuilds it from what was written.
+   */
+  peek(): string | null | Promise<string | null>;
+  /** Frees the running state; the hash is not used again. */
+  dispose(): void;
+}
+
+/** A {@link RunningHash} on the calling thread. */
+export class StreamingHasher implements RunningHash {
   readonly algorithm: Algorithm;
   private hash: Hash;
   private bytes = 0;
@@ -83,6 +99,8 @@ export class StreamingHasher {
   peek(): string {
     return `${this.algorithm}:${this.hash.copy().digest('hex')}`;
   }
+
+  dispose(): void {}
 }
 
 function truncate(s: string): string {

@@ -13,6 +13,7 @@ import { UploadService } from './uploads.ts';
 import { TouchLog } from './touches.ts';
 import { SpaceGuard } from './space.ts';
 import { FreeSpaceWatcher } from '../platform/disk.ts';
+import { sharedHashThread } from '../platform/hash-thread.ts';
 
 /** What the storage engine needs from the config (zot's `storage` section). */
 export interface StorageOptions {
@@ -62,7 +63,7 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   return {
     manifests: new ManifestService(layout, index, locks, repos),
     blobs: new BlobService(layout, index, locks, repos, opts.dedupe, touches),
-    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space),
+    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space, sharedHashThread()),
     catalog: new CatalogService(index),
     internals,
     recordPull: (repo, digest) => index.recordPull(repo, digest),

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.ts';
-import { StreamingHasher, parseDigest } from '../oci/index.ts';
+import { StreamingHasher, parseDigest, type RunningHash } from '../oci/index.ts';
 import type { KeyedMutex } from '../platform/locks.ts';
+import type { HashThread } from '../platform/hash-thread.ts';
 import { type Layout, UploadOverrun } from './layout/index.ts';
 import type { RegistryIndex } from './index/index.ts';
 import type { UploadState, UploadStore } from './types.ts';
@@ -16,13 +17,20 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const MAX_LIVE_HASHES = 4096;
 
 /**
+ * A session whose first request brings at least this much (or an unknown length) is hashed
+ * on the hash thread. Smaller ones hash here: a manifest-sized blob would pay two thread
+ * round trips for microseconds of hashing.
+ */
+const OFF_THREAD_MIN = 1024 * 1024;
+
+/**
  * Blob uploads (distribution-spec "Pushing blobs"): monolithic, chunked (Content-Range)
  * and streamed. Bytes go straight from the socket through a running SHA-256 into the
  * session file; completion verifies the digest and renames (or, with dedupe, links) the
  * file into the layout, and only then records it in the index.
  */
 export class UploadService implements UploadStore {
-  private hashes = new Map<string, StreamingHasher>();
+  private hashes = new Map<string, RunningHash>();
 
   constructor(
     private readonly layout: Layout,
@@ -32,6 +40,8 @@ export class UploadService implements UploadStore {
     private readonly dedupe: boolean,
     private readonly touches: TouchLog,
     private readonly space: SpaceGuard,
+    /** Where large uploads are hashed; null hashes everything on the event loop. */
+    private readonly hashThread: HashThread | null = null,
   ) {}
 
   async start(repo: string): Promise<UploadState> {
@@ -44,7 +54,6 @@ export class UploadService implements UploadStore {
       this.touches.touch(repo, `upload:${id}`);
       await this.layout.uploads.create(repo, id);
     });
-    this.remember(id, new StreamingHasher('sha256'));
     return { id, offset: 0 };
   }
 
@@ -68,7 +77,7 @@ export class UploadService implements UploadStore {
         throw new RegistryError('SIZE_INVALID', `Content-Length ${opts.length} does not match Content-Range ${opts.range.start}-${opts.range.end}`);
       }
       this.space.check(expect ?? 0);
-      const written = await this.write(repo, id, body, expect);
+      const written = await this.write(repo, id, offset, body, expect);
       if (expect !== undefined && written !== expect) {
         throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${expect}`);
       }
@@ -79,18 +88,14 @@ export class UploadService implements UploadStore {
   async complete(repo: string, id: string, digest: string, body: AsyncIterable<Buffer> | null, length?: number): Promise<{ digest: string; size: number }> {
     const want = parseDigest(digest);
     return this.locks.run(`upload:${id}`, async () => {
-      await this.size(repo, id);
+      const offset = await this.size(repo, id);
       this.touches.touch(repo, `upload:${id}`);
       if (body) {
         this.space.check(length ?? 0);
-        const written = await this.write(repo, id, body, length);
+        const written = await this.write(repo, id, offset, body, length);
         if (length !== undefined && written !== length) throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${length}`);
       }
-      let hasher = this.hashes.get(id);
-      if (!hasher || hasher.algorithm !== want.algorithm) hasher = await this.layout.uploads.rehash(repo, id, want.algorithm);
-      const got = hasher.peek();
-      const size = hasher.size;
-      this.hashes.delete(id);
+      const { got, size } = await this.digestOf(repo, id, want.algorithm);
       if (got !== want.value) {
         await this.layout.uploads.remove(repo, id);
         throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got}, not ${want.value}`, { detail: { expected: want.value, actual: got } });
@@ -107,7 +112,7 @@ export class UploadService implements UploadStore {
 
   async cancel(repo: string, id: string): Promise<void> {
     await this.size(repo, id);
-    this.hashes.delete(id);
+    this.forget(id);
     await this.layout.uploads.remove(repo, id);
   }
 
@@ -118,7 +123,7 @@ export class UploadService implements UploadStore {
     try {
       return await this.complete(repo, id, digest, body, length);
     } finally {
-      this.hashes.delete(id);
+      this.forget(id);
       await this.layout.uploads.remove(repo, id);
     }
   }
@@ -144,15 +149,40 @@ export class UploadService implements UploadStore {
     await this.index.write.addHolder(digest, repo);
   }
 
-  /** Appends to the file; on any failure the running hash is dropped (rebuilt from disk later). */
-  private async write(repo: string, id: string, body: AsyncIterable<Buffer>, limit?: number): Promise<number> {
+  /**
+   * The session's digest and size: from its running hash, or, when there is none (a restart,
+   * a failed append, another algorithm, a stopped hash thread), from the file.
+   */
+  private async digestOf(repo: string, id: string, algorithm: RunningHash['algorithm']): Promise<{ got: string; size: number }> {
+    const running = this.hashes.get(id);
+    this.hashes.delete(id);
+    try {
+      const got = running?.algorithm === algorithm ? await running.peek() : null;
+      if (got !== null) return { got, size: running!.size };
+    } finally {
+      running?.dispose();
+    }
+    const rebuilt = await this.layout.uploads.rehash(repo, id, algorithm);
+    return { got: rebuilt.peek(), size: rebuilt.size };
+  }
+
+  /**
+   * Appends to the file; on any failure the running hash is dropped (rebuilt from disk later).
+   * A session's running hash begins with its first bytes; one that is missing later stays
+   * missing until completion rebuilds it.
+   */
+  private async write(repo: string, id: string, offset: number, body: AsyncIterable<Buffer>, limit?: number): Promise<number> {
     // A session being written to is alive, whatever its age: GC spares touched sessions.
     this.touches.touch(repo, `upload:${id}`);
-    const hasher = this.hashes.get(id) ?? null;
+    let hasher = this.hashes.get(id) ?? null;
+    if (!hasher && offset === 0) {
+      hasher = this.hashThread && (limit ?? Infinity) >= OFF_THREAD_MIN ? this.hashThread.open('sha256') : new StreamingHasher('sha256');
+      this.remember(id, hasher);
+    }
     try {
       return await this.layout.uploads.append(repo, id, body, hasher, limit);
     } catch (err) {
-      this.hashes.delete(id);
+      this.forget(id);
       if (err instanceof UploadOverrun) throw new RegistryError('SIZE_INVALID', err.message);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -172,11 +202,16 @@ export class UploadService implements UploadStore {
     return size;
   }
 
-  private remember(id: string, h: StreamingHasher): void {
+  private remember(id: string, h: RunningHash): void {
     if (this.hashes.size >= MAX_LIVE_HASHES) {
       const oldest = this.hashes.keys().next().value;
-      if (oldest !== undefined) this.hashes.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
     this.hashes.set(id, h);
+  }
+
+  private forget(id: string): void {
+    this.hashes.get(id)?.dispose();
+    this.hashes.delete(id);
   }
 }

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../helpers/client.ts';
 import { blob, imageConfig, imageManifest } from '../helpers/content.ts';
 import { engines, startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { sharedHashThread } from '../../src/platform/hash-thread.ts';
 
 /** Sends a request head and part of a body on a raw socket, then hangs up. */
 async function hangUpMidBody(url: string, head: string, partial: Buffer): Promise<void> {
@@ -61,6 +62,46 @@ for (const engine of await engines()) {
       assert.equal(r.status, 201);
       assert.equal((await c.req('HEAD', `/v2/hang/up/blobs/${big.digest}`)).headers.get('content-length'), String(big.data.length));
       await assertValidLayout(reg.root, 'hang/up');
+    });
+
+    test('large uploads hash on the hash thread, and a thread stopped between chunks costs a re-read, not a wrong answer', async () => {
+      const thread = sharedHashThread()!;
+      // Monolithic, above the off-thread size: stored, verified, and a wrong digest refused.
+      const mono = blob(3 * 1024 * 1024 + 5);
+      assert.equal((await c.pushBlob('hash/thread', mono)).status, 201);
+      assert.equal(thread.running, true, 'a 3 MiB upload started the hash thread');
+      const stored = await readFile(join(reg.root, 'hash/thread/blobs', mono.digest.replace(':', '/')));
+      assert.ok(stored.equals(mono.data));
+      const other = blob(2 * 1024 * 1024);
+      let r = await c.req('POST', `/v2/hash/thread/blobs/uploads/?digest=${mono.digest}`, { body: other.data });
+      assert.equal(r.status, 400);
+      assert.equal(((await r.json()) as { errors: { code: string }[] }).errors[0]?.code, 'DIGEST_INVALID');
+
+      // Chunked: the thread stops after the first chunk; completion rebuilds from the file.
+      const big = blob(5 * 1024 * 1024);
+      r = await c.req('POST', '/v2/hash/thread/blobs/uploads/');
+      let loc = r.headers.get('location')!;
+      const cut = 2 * 1024 * 1024;
+      r = await c.req('PATCH', loc, { body: big.data.subarray(0, cut), headers: { 'Content-Range': `0-${cut - 1}` } });
+      assert.equal(r.status, 202);
+      loc = r.headers.get('location')!;
+      await thread.stop();
+      r = await c.req('PATCH', loc, { body: big.data.subarray(cut), headers: { 'Content-Range': `${cut}-${big.data.length - 1}` } });
+      assert.equal(r.status, 202);
+      loc = r.headers.get('location')!;
+      const sep = loc.includes('?') ? '&' : '?';
+      assert.equal((await c.req('PUT', `${loc}${sep}digest=${other.digest}`)).status, 400, 'the rebuilt digest is checked');
+      r = await c.req('POST', '/v2/hash/thread/blobs/uploads/');
+      loc = r.headers.get('location')!;
+      r = await c.req('PATCH', loc, { body: big.data.subarray(0, cut), headers: { 'Content-Range': `0-${cut - 1}` } });
+      loc = r.headers.get('location')!;
+      await thread.stop();
+      r = await c.req('PATCH', loc, { body: big.data.subarray(cut), headers: { 'Content-Range': `${cut}-${big.data.length - 1}` } });
+      loc = r.headers.get('location')!;
+      r = await c.req('PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${big.digest}`);
+      assert.equal(r.status, 201);
+      assert.equal((await c.req('HEAD', `/v2/hash/thread/blobs/${big.digest}`)).headers.get('content-length'), String(big.data.length));
+      await assertValidLayout(reg.root, 'hash/thread');
     });
 
     test('a monolithic push cut short stores nothing and leaves no temp file', async () => {

@@ -1,6 +1,6 @@
 import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
-import { StreamingHasher, type Algorithm } from '../../oci/index.ts';
+import { StreamingHasher, type Algorithm, type RunningHash } from '../../oci/index.ts';
 import type { LayoutPaths } from './paths.ts';
 import { statOrNull } from './files.ts';
 
@@ -36,13 +36,13 @@ export class UploadFiles {
 
   /**
    * Streams `body` onto the end of the session file, feeding `hasher` as it goes. Each
-   * chunk is written (on libuv's pool, while it is hashed here) before the next one is
-   * asked for, so a body may lend its chunks (the uWS engine reuses their memory), and
-   * the HTTP engine pauses the socket while we write, so memory stays bounded however
-   * fast the client sends. `limit` caps the bytes accepted (a chunk must match its
-   * Content-Length). Returns the bytes appended.
+   * chunk is written (on libuv's pool, while it is hashed here or on the hash thread) and
+   * hashed before the next one is asked for, so a body may lend its chunks (both engines
+   * reuse their memory), and the HTTP engine pauses the socket while we write, so memory
+   * stays bounded however fast the client sends. `limit` caps the bytes accepted (a chunk
+   * must match its Content-Length). Returns the bytes appended.
    */
-  async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: StreamingHasher | null, limit?: number): Promise<number> {
+  async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: RunningHash | null, limit?: number): Promise<number> {
     const fh = await open(this.paths.upload(repo, id), 'a');
     let written = 0;
     try {
@@ -50,11 +50,13 @@ export class UploadFiles {
         written += chunk.length;
         if (limit !== undefined && written > limit) throw new UploadOverrun(limit);
         const write = writeAll(fh, chunk);
+        let hashed: void | Promise<void>;
         try {
-          hasher?.update(chunk);
+          hashed = hasher?.update(chunk);
         } finally {
           await write;
         }
+        await hashed;
       }
     } catch (err) {
       await fh.close().catch(() => undefined);
