@@ -4,9 +4,9 @@
 // missing. A machine without a compiler still installs: skiff then copies downloads through
 // user space and says so at start, so a failed build warns here and exits 0.
 // `--strict` exits 1 on failure instead (for checking a build by hand); `--if-missing` does
-// nothing when the addon is already built (npm test's check).
+// nothing when the addon is already built from the current sources (npm test's check).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +14,10 @@ const top = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(top, 'native/sendfile');
 const strict = process.argv.includes('--strict');
 const built = join(dir, 'build/Release/skiff_sendfile.node');
-if (process.argv.includes('--if-missing') && existsSync(built)) process.exit(0);
+// Up to date: built after every source (a checkout that adds a function must rebuild).
+const sources = readdirSync(dir).filter((f) => /\.(c|h|gyp)$/.test(f));
+const fresh = existsSync(built) && sources.every((f) => statSync(join(dir, f)).mtimeMs <= statSync(built).mtimeMs);
+if (process.argv.includes('--if-missing') && fresh) process.exit(0);
 
 if (process.platform !== 'linux') {
   console.log(`skiff: sendfile addon skipped: ${process.platform} is not Linux`);

@@ -21,6 +21,8 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "trim.h"
+
 #define CHECK(env, call)                                        \
   do {                                                          \
     if ((call) != napi_ok) {                                    \
@@ -175,6 +177,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
     {"dup", NULL, js_dup, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"trim", NULL, skiff_js_trim, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

@@ -116,6 +116,8 @@ export interface SendfileBinding {
   /** A descriptor of the caller's own for the same socket (close-on-exec). */
   dup(fd: number): number;
   close(fd: number): void;
+  /** malloc_trim(0) (`native/sendfile/trim.c`); false where the C library has none. Absent from builds before it. */
+  trim?(): boolean;
 }
 
 /** Result of trying to load the sendfile addon. */
@@ -134,6 +136,21 @@ export function loadSendfile(env: NodeJS.ProcessEnv = process.env): SendfileLoad
   if (env.SKIFF_SENDFILE_BINARY) return loadSendfileNow(env);
   sendfileCached ??= loadSendfileNow(env);
   return sendfileCached;
+}
+
+let trimCached: (() => boolean) | null | undefined;
+
+/**
+ * The addon's malloc_trim, or null without the addon (or with one built before it had it).
+ * Loaded whatever SKIFF_SENDFILE says: that switch is about downloads.
+ */
+export function nativeTrim(): (() => boolean) | null {
+  if (trimCached === undefined) {
+    const load = loadSendfileNow({});
+    const binding = load.ok ? load.binding : undefined;
+    trimCached = binding && typeof binding.trim === 'function' ? () => binding.trim!() : null;
+  }
+  return trimCached;
 }
 
 function loadSendfileNow(env: NodeJS.ProcessEnv): SendfileLoad {

@@ -14,6 +14,7 @@ import { TouchLog } from './touches.ts';
 import { SpaceGuard } from './space.ts';
 import { FreeSpaceWatcher } from '../platform/disk.ts';
 import { sharedHashThread } from '../platform/hash-thread.ts';
+import { sharedMemoryTrim } from '../platform/memory-trim.ts';
 
 /** What the storage engine needs from the config (zot's `storage` section). */
 export interface StorageOptions {
@@ -63,7 +64,7 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   return {
     manifests: new ManifestService(layout, index, locks, repos),
     blobs: new BlobService(layout, index, locks, repos, opts.dedupe, touches),
-    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space, sharedHashThread()),
+    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space, { hashThread: sharedHashThread(), memoryTrim: sharedMemoryTrim() }),
     catalog: new CatalogService(index),
     internals,
     recordPull: (repo, digest) => index.recordPull(repo, digest),

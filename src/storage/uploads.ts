@@ -3,6 +3,7 @@ import { RegistryError } from '../errors/index.ts';
 import { StreamingHasher, parseDigest, type RunningHash } from '../oci/index.ts';
 import type { KeyedMutex } from '../platform/locks.ts';
 import type { HashThread } from '../platform/hash-thread.ts';
+import type { MemoryTrim } from '../platform/memory-trim.ts';
 import { type Layout, UploadOverrun } from './layout/index.ts';
 import type { RegistryIndex } from './index/index.ts';
 import type { UploadState, UploadStore } from './types.ts';
@@ -17,11 +18,20 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const MAX_LIVE_HASHES = 4096;
 
 /**
- * A session whose first request brings at least this much (or an unknown length) is hashed
- * on the hash thread. Smaller ones hash here: a manifest-sized blob would pay two thread
- * round trips for microseconds of hashing.
+ * A request bringing at least this much (or an unknown length) is a large upload: hashed on
+ * the hash thread when it starts a session, and followed by a heap trim once things are
+ * quiet. Smaller ones hash here: a manifest-sized blob would pay two thread round trips for
+ * microseconds of hashing.
  */
-const OFF_THREAD_MIN = 1024 * 1024;
+const LARGE_UPLOAD = 1024 * 1024;
+
+/** Process-wide helpers for large uploads; either may be absent (single core, no addon). */
+export interface UploadHelpers {
+  /** Where large uploads are hashed; absent, everything hashes on the event loop. */
+  hashThread?: HashThread | null;
+  /** Told when a large upload ends, to give the C heap back afterwards. */
+  memoryTrim?: MemoryTrim | null;
+}
 
 /**
  * Blob uploads (distribution-spec "Pushing blobs"): monolithic, chunked (Content-Range)
@@ -40,8 +50,7 @@ export class UploadService implements UploadStore {
     private readonly dedupe: boolean,
     private readonly touches: TouchLog,
     private readonly space: SpaceGuard,
-    /** Where large uploads are hashed; null hashes everything on the event loop. */
-    private readonly hashThread: HashThread | null = null,
+    private readonly helpers: UploadHelpers = {},
   ) {}
 
   async start(repo: string): Promise<UploadState> {
@@ -174,9 +183,11 @@ export class UploadService implements UploadStore {
   private async write(repo: string, id: string, offset: number, body: AsyncIterable<Buffer>, limit?: number): Promise<number> {
     // A session being written to is alive, whatever its age: GC spares touched sessions.
     this.touches.touch(repo, `upload:${id}`);
+    const large = (limit ?? Infinity) >= LARGE_UPLOAD;
     let hasher = this.hashes.get(id) ?? null;
     if (!hasher && offset === 0) {
-      hasher = this.hashThread && (limit ?? Infinity) >= OFF_THREAD_MIN ? this.hashThread.open('sha256') : new StreamingHasher('sha256');
+      const thread = large ? this.helpers.hashThread : null;
+      hasher = thread ? thread.open('sha256') : new StreamingHasher('sha256');
       this.remember(id, hasher);
     }
     try {
@@ -193,6 +204,8 @@ export class UploadService implements UploadStore {
         throw new RegistryError('INSUFFICIENT_STORAGE', 'the disk filled up during the upload; the partial upload was removed', { detail: { uuid: id } });
       }
       throw err;
+    } finally {
+      if (large) this.helpers.memoryTrim?.noteWork();
     }
   }
 

@@ -1,0 +1,71 @@
+/**
+ * Giving memory back after heavy work (platform/memory-trim.ts with the addon's
+ * malloc_trim): when it runs, and that a process full of dead body-sized buffers really
+ * shrinks. The second part runs in a child process, so the test runner's own heap does
+ * not blur the figures.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { MemoryTrim } from '../../src/platform/memory-trim.ts';
+import { nativeTrim } from '../../src/platform/native.ts';
+import { sleep } from '../helpers/http-wire.ts';
+
+const top = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('memory trim', () => {
+  it('trims once per quiet spell, never while work keeps coming, and not at all without work', async () => {
+    let trims = 0;
+    // Quiet after 150 ms, then the trim follows the collection by 1 s (V8's sweeper).
+    const t = new MemoryTrim(() => (trims++, true), 150);
+    await sleep(250);
+    assert.equal(trims, 0, 'no work, no trim');
+    t.noteWork();
+    await sleep(100);
+    t.noteWork(); // postpones: the spell restarts here
+    await sleep(100);
+    assert.equal(trims, 0, 'work 100 ms ago is not quiet yet');
+    await sleep(1400);
+    assert.equal(trims, 1);
+    assert.equal(t.count, 1);
+    await sleep(1300);
+    assert.equal(trims, 1, 'one trim per spell');
+    t.noteWork();
+    await sleep(1500);
+    assert.equal(trims, 2, 'the next spell trims again');
+    t.stop();
+
+    const none = new MemoryTrim(null, 10);
+    none.noteWork();
+    await sleep(1100);
+    assert.equal(none.count, 0, 'without the addon it does nothing');
+  });
+
+  it('gives the memory of dead 64 KiB buffers back to the kernel (addon built by npm ci)', async () => {
+    assert.ok(nativeTrim(), 'the addon with trim() is built');
+    // 3,000 touched 64 KiB buffers (188 MiB) with a small live one after each, so the dead
+    // ones leave holes glibc cannot give back by shrinking the heap's top.
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { MemoryTrim } from ${JSON.stringify(new URL('../../src/platform/memory-trim.ts', import.meta.url).href)};
+      import { nativeTrim } from ${JSON.stringify(new URL('../../src/platform/native.ts', import.meta.url).href)};
+      const anon = () => Number(readFileSync('/proc/self/status', 'utf8').match(/RssAnon:\\s+(\\d+)/)[1]) / 1024;
+      let big = [];
+      const keep = [];
+      for (let i = 0; i < 3000; i++) {
+        big.push(Buffer.allocUnsafeSlow(65536).fill(1));
+        keep.push(Buffer.allocUnsafeSlow(1024).fill(2));
+      }
+      big = null;
+      const before = anon();
+      new MemoryTrim(nativeTrim(), 20).noteWork();
+      await new Promise((r) => setTimeout(r, 1500));
+      console.log(JSON.stringify({ before, after: anon(), kept: keep.length }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: top });
+    const { before, after } = JSON.parse(stdout) as { before: number; after: number };
+    assert.ok(before > 150, `the buffers were resident: ${before.toFixed(1)} MiB`);
+    assert.ok(before - after > 120, `given back: ${before.toFixed(1)} -> ${after.toFixed(1)} MiB`);
+  });
+});
