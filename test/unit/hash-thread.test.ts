@@ -2,6 +2,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { HashThread } from '../../src/platform/hash-thread.ts';
@@ -85,6 +86,18 @@ describe('hash thread', () => {
     });
     assert.equal(stdout.trim(), digest('sha256', Buffer.alloc(1 << 20)));
     assert.ok(Date.now() - started < 10_000, 'the process ended without waiting for the idle stop (30 s)');
+  });
+
+  it('is not used with SKIFF_HASH_THREAD=off (checked in fresh processes: the thread is one per process)', async () => {
+    const script = `import { sharedHashThread } from ${JSON.stringify(moduleUrl)}; console.log(sharedHashThread() === null);`;
+    const run = async (extra: NodeJS.ProcessEnv) => {
+      const env = { ...process.env, ...extra };
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), env });
+      return stdout.trim();
+    };
+    assert.equal(await run({ SKIFF_HASH_THREAD: 'off' }), 'true');
+    // On one core there is never a thread; this machine class has at least two.
+    assert.equal(await run({ SKIFF_HASH_THREAD: '' }), availableParallelism() > 1 ? 'false' : 'true');
   });
 
   it('stops by itself once idle, and a crash loses the running hashes without hanging anyone', async () => {
