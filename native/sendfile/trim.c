@@ -4,7 +4,7 @@
  * Why: node reads each request body in 64 KiB buffers allocated with malloc. A 256 MiB
  * push frees thousands of them, but glibc returns memory to the kernel only from the top
  * of the heap, so the holes between live allocations stay resident: after four 256 MiB
- * pushes an idle skiff held 92 MiB, and 70 MiB once malloc_trim(0) had run (measured by
+ * pushes an idle skiff held 90.2 MiB, and 68.7 MiB once malloc_trim(0) had run (measured by
  * calling it from gdb). The event loop calls this after a quiet spell (platform/memory-trim.ts);
  * it takes a few milliseconds and runs on the calling thread.
  *

@@ -236,7 +236,7 @@ let shared: HashThread | null | undefined;
 /**
  * The process's hash thread, or null on a single core, where it would only add the copy
  * and the messages to the same core's work, and with `SKIFF_HASH_THREAD=off`: the thread
- * costs more CPU in all (9% on node:http and 10-30% on uWS per GiB pushed, measured on 2
+ * costs more CPU in all (9% on node:http and 8-30% on uWS per GiB pushed, measured on 2
  * cores), which a box that counts joules rather than seconds may not want to spend.
  */
 export function sharedHashThread(env: NodeJS.ProcessEnv = process.env): HashThread | null {

@@ -26,8 +26,8 @@ export default {
     // the first 200 and node-cron's first use maps ~7 MiB of ICU data; GC is on by default, so
     // the clock runs on every device. V8 keeps the young generation that start-up grew (the
     // reconcile of a 10,000-manifest store doubles it) until its memory reducer runs, about
-    // 8 s after the last full GC: a reading at +4 s saw 77.6 MiB where the same process idles
-    // at 68.3 from +12 s on (read at nine points from +2 to +90 s). A reading at +1 s raced the clock.
+    // 8 s after the last full GC: a reading at +4 s saw 75.8 MiB where the same process idles
+    // at 66.7 from +12 s on (read at nine points from +2 to +90 s). A reading at +1 s raced the clock.
     const settle = async (s) => {
       noteSpan(s.pid, s.startSpan, 'start');
       await sleep(ctx.plan.idleMs);
