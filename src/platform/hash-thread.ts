@@ -234,15 +234,17 @@ class OffThreadHash implements RunningHash {
 let shared: HashThread | null | undefined;
 
 /**
- * The process's hash thread, or null on a single core, where it would only add the copy
- * and the messages to the same core's work, and with `SKIFF_HASH_THREAD=off`: the thread
- * costs more CPU in all (9% on node:http and 8-30% on uWS per GiB pushed, measured on 2
- * cores), which a box that counts joules rather than seconds may not want to spend.
+ * The process's hash thread when `SKIFF_HASH_THREAD=on` and there is more than one core
+ * (on one, it would only add the copy and the messages to the same core's work); else null.
+ * Off by default: on the 2-core machine the benches run on, it cost 9-15% more CPU per GiB
+ * pushed on node:http (8-30% on uWS) and 10-13 MiB more peak RSS during pushes, and only
+ * pushes after the first got faster, on node:http only. An edge box counts joules and
+ * mebibytes; one with cores to spare that takes many large pushes can turn it on.
  */
 export function sharedHashThread(env: NodeJS.ProcessEnv = process.env): HashThread | null {
   if (shared === undefined) {
-    const off = env.SKIFF_HASH_THREAD?.trim().toLowerCase() === 'off';
-    shared = !off && availableParallelism() > 1 ? new HashThread() : null;
+    const on = env.SKIFF_HASH_THREAD?.trim().toLowerCase() === 'on';
+    shared = on && availableParallelism() > 1 ? new HashThread() : null;
   }
   return shared;
 }

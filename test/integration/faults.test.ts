@@ -9,6 +9,10 @@ import { blob, imageConfig, imageManifest } from '../helpers/content.ts';
 import { engines, startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { sharedHashThread } from '../../src/platform/hash-thread.ts';
 
+// The hash thread is opt-in; this file's registries (its own process) run with it, so the
+// upload tests below go through it, including hang-ups mid-upload.
+process.env.SKIFF_HASH_THREAD = 'on';
+
 /** Sends a request head and part of a body on a raw socket, then hangs up. */
 async function hangUpMidBody(url: string, head: string, partial: Buffer): Promise<void> {
   const { port } = new URL(url);

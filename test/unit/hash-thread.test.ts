@@ -88,16 +88,17 @@ describe('hash thread', () => {
     assert.ok(Date.now() - started < 10_000, 'the process ended without waiting for the idle stop (30 s)');
   });
 
-  it('is not used with SKIFF_HASH_THREAD=off (checked in fresh processes: the thread is one per process)', async () => {
+  it('is used only with SKIFF_HASH_THREAD=on (checked in fresh processes: the thread is one per process)', async () => {
     const script = `import { sharedHashThread } from ${JSON.stringify(moduleUrl)}; console.log(sharedHashThread() === null);`;
     const run = async (extra: NodeJS.ProcessEnv) => {
       const env = { ...process.env, ...extra };
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), env });
       return stdout.trim();
     };
+    assert.equal(await run({ SKIFF_HASH_THREAD: '' }), 'true');
     assert.equal(await run({ SKIFF_HASH_THREAD: 'off' }), 'true');
     // On one core there is never a thread; this machine class has at least two.
-    assert.equal(await run({ SKIFF_HASH_THREAD: '' }), availableParallelism() > 1 ? 'false' : 'true');
+    assert.equal(await run({ SKIFF_HASH_THREAD: 'on' }), availableParallelism() > 1 ? 'false' : 'true');
   });
 
   it('stops by itself once idle, and a crash loses the running hashes without hanging anyone', async () => {
