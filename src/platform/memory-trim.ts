@@ -13,9 +13,10 @@ const SWEEP_MS = 1_000;
  * V8 frees a dead one's memory only when a collection finds it, which an idle process
  * may not run for minutes, and glibc then keeps the freed holes resident. So after a quiet
  * spell this runs one full collection, then (once V8's sweeper has freed what it found)
- * malloc_trim(0). Measured after four 256 MiB pushes on node:http, at +45 s: 76.5-77.3 MiB
- * resident (3 runs), against 90.3-102.0 without any of this and 105.7-112.6 with the trim but no
- * collection. A few milliseconds of event loop once per quiet spell.
+ * malloc_trim(0). Measured after four 256 MiB pushes on node:http, at +45 s: 69.4-71.8 MiB
+ * resident (3 runs), against 90.3-102.0 without any of this; with the hash thread on,
+ * 76.5-77.3, and 105.7-112.6 with the trim but no collection. A few milliseconds of event
+ * loop once per quiet spell.
  */
 export class MemoryTrim {
   /** Trims done (tests, logs). */
