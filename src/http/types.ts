@@ -64,7 +64,6 @@ export interface PeerCertificate {
   readonly uris: readonly string[];
 }
 
-
 /**
  * A streamed response body with a known total length. A source that offers `readInto`
  * (fill this buffer, resolve the count, 0 at the end) lets the engine reuse one buffer

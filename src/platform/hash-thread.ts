@@ -40,10 +40,11 @@ type Reply = { t: 'free'; slot: number } | { t: 'peek'; req: number; hex: string
  * 256 MiB pushes: on node:http the event loop's CPU fell by a third (1.7 to 1.1 s per GiB)
  * and pushes after the first went from 676 to 794 MiB/s (medians), for 9% more CPU in all
  * (the copy into the slots, the messages); the first push after a start (which also grows
- * the heap) and pushes on uWS, whose event loop has less to do, did not get faster. Where the event loop is the limit (more cores, slower ones) it
- * gains more. Shared by the whole process, like libuv's pool. It starts with the first
- * hash and stops after IDLE_MS without work; a hash opened before a stop (or a crash) is
- * lost, and its owner rebuilds it from the written file.
+ * the heap) and pushes on uWS, whose event loop has less to do, did not get faster. Where
+ * the event loop is the limit (more cores, slower ones) it should gain more (not measured).
+ * Shared by the whole process, like libuv's pool. It starts with the first hash and stops
+ * after IDLE_MS without work; a hash opened before a stop (or a crash) is lost, and its
+ * owner rebuilds it from the written file.
  */
 export class HashThread {
   /** Bumped whenever a worker goes away: hashes opened under an earlier one are lost. */

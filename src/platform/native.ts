@@ -142,11 +142,12 @@ let trimCached: (() => boolean) | null | undefined;
 
 /**
  * The addon's malloc_trim, or null without the addon (or with one built before it had it).
- * Loaded whatever SKIFF_SENDFILE says: that switch is about downloads.
+ * Found whatever SKIFF_SENDFILE says (that switch is about downloads), where
+ * SKIFF_SENDFILE_BINARY says, and from the load the downloads already made when there was one.
  */
-export function nativeTrim(): (() => boolean) | null {
+export function nativeTrim(env: NodeJS.ProcessEnv = process.env): (() => boolean) | null {
   if (trimCached === undefined) {
-    const load = loadSendfileNow({});
+    const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
     const binding = load.ok ? load.binding : undefined;
     trimCached = binding && typeof binding.trim === 'function' ? () => binding.trim!() : null;
   }

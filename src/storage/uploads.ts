@@ -165,11 +165,13 @@ export class UploadService implements UploadStore {
   private async digestOf(repo: string, id: string, algorithm: RunningHash['algorithm']): Promise<{ got: string; size: number }> {
     const running = this.hashes.get(id);
     this.hashes.delete(id);
-    try {
-      const got = running?.algorithm === algorithm ? await running.peek() : null;
-      if (got !== null) return { got, size: running!.size };
-    } finally {
-      running?.dispose();
+    if (running) {
+      try {
+        const got = running.algorithm === algorithm ? await running.peek() : null;
+        if (got !== null) return { got, size: running.size };
+      } finally {
+        running.dispose();
+      }
     }
     const rebuilt = await this.layout.uploads.rehash(repo, id, algorithm);
     return { got: rebuilt.peek(), size: rebuilt.size };
