@@ -13,7 +13,6 @@ const PACKAGE_RULES = [
   [(m) => m === 'node:fs' || m === 'node:fs/promises' || m === 'fs', ['storage/layout', 'config', 'platform']],
   [(m) => m === 'lmdb', ['storage/index']],
   [(m) => m.startsWith('@trufflesuite/uws-js-unofficial'), ['http', 'platform/native.ts']],
-  [(m) => m === 'node-cron', ['app']],
   [(m) => m === 'systeminformation', ['platform']],
 ];
 

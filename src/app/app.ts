@@ -132,10 +132,7 @@ export async function startRegistry(loaded: LoadedConfig, opts: StartOptions = {
   }
   const server = await startServer(serverOpts);
   health.ready = true;
-  // node-cron's first use costs ~25 ms of Intl setup on the event loop: a second after
-  // the first 200, not in the middle of the first pulls (jobs are never due sooner).
-  const schedulerStart = setTimeout(() => scheduler.start(), 1_000);
-  schedulerStart.unref();
+  scheduler.start();
   if (server.fallbackReason) {
     // Client certificates (mTLS) are the case an operator must not miss: uWS cannot verify
     // or show them, so the whole listener runs on node:https.

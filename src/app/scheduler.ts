@@ -1,6 +1,5 @@
-import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { inGcTimeWindow } from '../config/index.ts';
+import { inGcTimeWindow, msUntilGcTimeWindow } from '../config/index.ts';
 import type { GcTimeWindow } from '../config/types.ts';
 
 /** A background job run every `intervalMs` (GC, scrub, sync polls, ...). */
@@ -16,55 +15,41 @@ export interface Job {
 
 interface Entry {
   job: Job;
+  /** On the monotonic clock (performance.now): intervals are durations, and a device without
+   *  a real-time clock jumps decades when NTP first answers. */
   nextDue: number;
   running: Promise<void> | undefined;
 }
 
+/** setTimeout's longest delay (2^31-1 ms, ~24.8 days); longer waits re-arm on the way. */
+const MAX_DELAY_MS = 2_147_483_647;
+
 /**
- * The one scheduler: a node-cron clock ticks and each job starts when it is due, never
- * overlapping itself. Intervals are zot durations (any length, not cron fields), which is
- * why the cron task is only the clock. It ticks once a minute when every interval is a
- * minute or more (zot's are hours: gcInterval 1h, scrub 24h), once a second otherwise:
- * node-cron works out each tick's date parts with Intl, ~2 ms of CPU a tick, which an idle
- * device should not pay every second. Its first use maps ICU data (6.5-7 MiB of file-backed
- * RSS) and takes ~25 ms, so the clock starts a while after the first 200 (app.ts).
+ * The one scheduler: a single unref'd timer armed for the earliest due job, so an idle
+ * device wakes only when something runs (zot's intervals are hours). Jobs never overlap
+ * themselves. Intervals are zot durations, not cron fields; node-cron was the clock until
+ * its per-tick Intl work was measured mapping ICU into every process (6.1 MiB of the node
+ * binary's pages plus 1.7 MiB private, of a 60 MiB idle budget) and waking it every minute.
  */
 export class Scheduler {
   private entries: Entry[] = [];
-  private clock: ScheduledTask | undefined;
-  private clockEverySecond = false;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private stopped = false;
 
   constructor(private readonly log: Logger) {}
 
   add(job: Job): void {
     const delay = Math.floor(Math.random() * (job.maxStartDelayMs ?? 0));
-    this.entries.push({ job, nextDue: Date.now() + job.intervalMs + delay, running: undefined });
+    this.entries.push({ job, nextDue: performance.now() + job.intervalMs + delay, running: undefined });
     this.log.info({ job: job.name, everyMs: job.intervalMs, window: job.window?.text }, 'job scheduled');
-    this.retune();
+    this.arm();
   }
 
   start(): void {
-    if (this.clock || this.entries.length === 0) return;
-    this.clockEverySecond = this.needsSeconds();
-    const every = this.clockEverySecond ? '* * * * * *' : '* * * * *';
-    this.clock = cron.schedule(every, () => this.tick(), { name: 'skiff-scheduler', noOverlap: true });
-    // The scheduler must not keep a finished process alive.
-    this.clock.unref();
-    this.log.debug({ every }, 'scheduler clock started');
-  }
-
-  /** Switches the running clock between seconds and minutes when the jobs' needs change. */
-  private retune(): void {
-    if (!this.clock || this.needsSeconds() === this.clockEverySecond) return;
-    void this.clock.destroy();
-    this.clock = undefined;
-    this.start();
-  }
-
-  /** Jobs due at a finer grain than a minute (short test intervals, a first run within a minute). */
-  private needsSeconds(): boolean {
-    const now = Date.now();
-    return this.entries.some((e) => e.job.intervalMs < 60_000 || e.nextDue - now < 60_000);
+    if (this.stopped) return;
+    this.started = true;
+    this.arm();
   }
 
   /** Runs a job now (CLI, tests); resolves when it ends. */
@@ -74,26 +59,59 @@ export class Scheduler {
     await (e.running ?? this.launch(e));
   }
 
-  /** Stops ticking and waits for running jobs to finish. */
+  /** Stops the timer and waits for running jobs to finish. */
   async stop(): Promise<void> {
-    await this.clock?.destroy();
-    this.clock = undefined;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     await Promise.all(this.entries.map((e) => e.running));
   }
 
+  /** When the timer would next fire, in ms from now (undefined: nothing waits); for tests and logs. */
+  nextWakeMs(): number | undefined {
+    const wake = this.earliestWake();
+    return wake === Infinity ? undefined : Math.max(0, wake - performance.now());
+  }
+
+  /** The earliest moment a job that is not running may start: its due time, or its window's opening. */
+  private earliestWake(): number {
+    const now = performance.now();
+    let wake = Infinity;
+    for (const e of this.entries) {
+      if (e.running) continue;
+      const due = Math.max(e.nextDue, now);
+      const window = e.job.window ? msUntilGcTimeWindow(e.job.window, new Date(Date.now() + (due - now))) : 0;
+      wake = Math.min(wake, due + window);
+    }
+    return wake;
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.started || this.stopped) return;
+    const wake = this.earliestWake();
+    if (wake === Infinity) return;
+    const delay = Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(wake - performance.now())));
+    this.timer = setTimeout(() => this.tick(), delay);
+    // The scheduler must not keep a finished process alive.
+    this.timer.unref();
+    this.log.debug({ inMs: delay }, 'scheduler armed');
+  }
+
   private tick(): void {
-    const now = Date.now();
+    this.timer = undefined;
+    const now = performance.now();
     for (const e of this.entries) {
       if (e.running || now < e.nextDue) continue;
-      if (e.job.window && !inGcTimeWindow(e.job.window, new Date(now))) continue;
+      if (e.job.window && !inGcTimeWindow(e.job.window, new Date())) continue;
       void this.launch(e);
     }
-    // Back to a minute clock once nothing is due within a minute (after a first sync poll).
-    this.retune();
+    this.arm();
   }
 
   private launch(e: Entry): Promise<void> {
-    const started = Date.now();
+    const started = performance.now();
     e.running = e.job
       .run()
       .then(
@@ -102,9 +120,9 @@ export class Scheduler {
       )
       .finally(() => {
         e.running = undefined;
-        e.nextDue = Date.now() + e.job.intervalMs;
-        this.retune();
-        this.log.debug({ job: e.job.name, ms: Date.now() - started }, 'job done');
+        e.nextDue = performance.now() + e.job.intervalMs;
+        this.arm();
+        this.log.debug({ job: e.job.name, ms: Math.round(performance.now() - started) }, 'job done');
       });
     return e.running;
   }

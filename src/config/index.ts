@@ -7,7 +7,7 @@ export { loadConfig, loadConfigObject, parseConfigText, type LoadOptions } from 
 export { verifyConfig, type VerifyResult } from './verify.ts';
 export { ConfigError, isConfigError, type ConfigErrorCode, type ConfigIssue } from './errors.ts';
 export { DEFAULTS, DIST_SPEC_VERSION, EMBEDDED_DEFAULT_CONFIG, EMBEDDED_SOURCE } from './defaults.ts';
-export { parseDuration, formatDuration, parseGcTimeWindow, inGcTimeWindow } from './duration.ts';
+export { parseDuration, formatDuration, parseGcTimeWindow, inGcTimeWindow, msUntilGcTimeWindow } from './duration.ts';
 export { FEATURES, SUPPORTED_FEATURES, isFeatureSupported, findUnsupported, type FeatureEntry } from './features.ts';
 export { ENV_PREFIX, applyEnvOverrides } from './env.ts';
 export { CONFIG_SCHEMA, type SchemaNode } from './schema.ts';

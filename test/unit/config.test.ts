@@ -12,6 +12,7 @@ import {
   formatDuration,
   inGcTimeWindow,
   isConfigError,
+  msUntilGcTimeWindow,
   isFeatureSupported,
   loadConfig,
   loadConfigObject,
@@ -345,6 +346,14 @@ describe('durations', () => {
     assert.ok(inGcTimeWindow(w, new Date('2024-01-01T23:30:00Z')));
     assert.ok(inGcTimeWindow(w, new Date('2024-01-01T05:59:00Z')));
     assert.ok(!inGcTimeWindow(w, new Date('2024-01-01T12:00:00Z')));
+    // How long a due job waits: none inside, until 22:00 UTC outside (a wrapping window too).
+    assert.equal(msUntilGcTimeWindow(w, new Date('2024-01-01T23:30:00Z')), 0);
+    assert.equal(msUntilGcTimeWindow(w, new Date('2024-01-01T12:00:00Z')), 10 * HOUR);
+    assert.equal(msUntilGcTimeWindow(w, new Date('2024-01-01T21:59:30Z')), 30_000);
+    const day = parseGcTimeWindow('02:00-04:00');
+    assert.ok(typeof day !== 'string');
+    assert.equal(msUntilGcTimeWindow(day, new Date('2024-01-01T05:00:00Z')), 21 * HOUR);
+    assert.equal(msUntilGcTimeWindow(undefined, new Date()), 0);
     assert.match(rejects({ storage: { rootDirectory: '/r', gcTimeWindow: '1am-5am' } }).message, /storage\.gcTimeWindow: invalid time "1am"/);
     assert.match(rejects({ storage: { rootDirectory: '/r', gcTimeWindow: '0100' } }).message, /storage\.gcTimeWindow: expected a window "HH:MM-HH:MM"/);
   });
