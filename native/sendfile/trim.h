@@ -2,7 +2,18 @@
 #define SKIFF_TRIM_H
 #include <node_api.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* trim() -> boolean: malloc_trim(0); see trim.c. */
 napi_value skiff_js_trim(napi_env env, napi_callback_info info);
+
+/* lowMemory() -> boolean: V8's LowMemoryNotification on the calling isolate; see memory.cc. */
+napi_value skiff_js_low_memory(napi_env env, napi_callback_info info);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

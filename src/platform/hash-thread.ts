@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import type { Algorithm, RunningHash } from '../oci/index.ts';
 
 /** Bytes per shared slot: one node:http body slot (512 KiB) fills exactly one. */
@@ -121,6 +122,9 @@ export class HashThread {
     // Small heap limits: the thread holds a few hash contexts and short messages. No
     // inherited flags: the program is plain CommonJS (not --input-type=module), needs no
     // loader (--import) and should not write profiles of its own (--cpu-prof).
+    // worker_threads loads with the first thread: the hash thread is opt-in, and the module
+    // is ~0.1 MiB of heap in every process that never starts one (measured).
+    const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [],

@@ -1,22 +1,23 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { nativeTrim } from './native.ts';
+import { nativeMemory, type NativeMemory } from './native.ts';
 
 /** Quiet time after heavy work before memory is given back. */
 const QUIET_MS = 20_000;
 /** Time for V8's background sweeper to free what the collection found dead. */
 const SWEEP_MS = 1_000;
+/** After start-up's work: soon, but not inside the first requests' burst. */
+const STARTUP_MS = 1_000;
 
 /**
- * Gives memory back to the kernel once heavy work has been quiet for a while. Uploads
- * leave many dead 64 KiB body buffers (node reads request bodies into malloc'd buffers):
- * V8 frees a dead one's memory only when a collection finds it, which an idle process
- * may not run for minutes, and glibc then keeps the freed holes resident. So after a quiet
- * spell this runs one full collection, then (once V8's sweeper has freed what it found)
- * malloc_trim(0). Measured after four 256 MiB pushes on node:http, at +45 s: 69.4-71.8 MiB
- * resident (3 runs), against 90.3-102.0 without any of this; with the hash thread on,
- * 76.5-77.3, and 105.7-112.6 with the trim but no collection. A few milliseconds of event
- * loop once per quiet spell.
+ * Gives memory back to the kernel once heavy work has been quiet for a while, and once
+ * after start-up. Uploads leave many dead 64 KiB body buffers (node reads request bodies
+ * into malloc'd buffers): V8 frees a dead one's memory only when a collection finds it,
+ * which an idle process may not run for minutes, and glibc then keeps the freed holes
+ * resident. Start-up grows V8's young generation, which V8's own memory reducer gives back
+ * 8 to more than 15 s later (measured). So this tells V8 memory is low (full collections,
+ * young generation shrunk: the addon's lowMemory) and, once V8's sweeper has freed what
+ * they found, runs malloc_trim(0). Measured after four 256 MiB pushes on node:http, at
+ * +45 s: 69.4-71.8 MiB resident (3 runs), against 90.3-102.0 without any of this. About
+ * 20 ms of event loop each time.
  */
 export class MemoryTrim {
   /** Trims done (tests, logs). */
@@ -25,15 +26,20 @@ export class MemoryTrim {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly trim: (() => boolean) | null,
+    private readonly native: NativeMemory | null,
     private readonly quietMs = QUIET_MS,
   ) {}
 
   /** Heavy work just ended; memory is given back once `quietMs` pass without more. */
   noteWork(): void {
-    if (!this.trim) return;
+    if (!this.native) return;
     this.lastWork = Date.now();
     if (!this.timer) this.arm(this.quietMs);
+  }
+
+  /** Start-up's own work (the index reconcile) is done: give back what it grew, shortly. */
+  afterStartup(delayMs = STARTUP_MS): void {
+    if (this.native && !this.timer) this.arm(delayMs);
   }
 
   stop(): void {
@@ -42,14 +48,15 @@ export class MemoryTrim {
   }
 
   private arm(ms: number): void {
+    const native = this.native!;
     this.timer = setTimeout(() => {
       const quiet = Date.now() - this.lastWork;
       if (quiet < this.quietMs) return this.arm(this.quietMs - quiet);
-      collectGarbage();
+      native.lowMemory();
       // V8 frees dead buffers' memory on a background thread after the collection.
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.trim!();
+        native.trim();
         this.count++;
       }, SWEEP_MS);
       this.timer.unref();
@@ -59,26 +66,10 @@ export class MemoryTrim {
   }
 }
 
-let gc: (() => void) | undefined;
-
-/**
- * One full, synchronous V8 collection. V8 offers no API for it without --expose-gc on
- * the command line, which a systemd unit or `node dist/skiff.mjs` would have to carry;
- * set at run time, the flag applies to contexts made afterwards, and the function is
- * taken from one such context (it never appears in the main context's globals).
- */
-function collectGarbage(): void {
-  if (!gc) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  gc();
-}
-
 let shared: MemoryTrim | undefined;
 
-/** The process's trimmer: a no-op without skiff's native addon (it brings malloc_trim). */
+/** The process's trimmer: a no-op without skiff's native addon (it brings both calls). */
 export function sharedMemoryTrim(): MemoryTrim {
-  shared ??= new MemoryTrim(nativeTrim());
+  shared ??= new MemoryTrim(nativeMemory());
   return shared;
 }

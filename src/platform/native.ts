@@ -118,6 +118,16 @@ export interface SendfileBinding {
   close(fd: number): void;
   /** malloc_trim(0) (`native/sendfile/trim.c`); false where the C library has none. Absent from builds before it. */
   trim?(): boolean;
+  /** V8's LowMemoryNotification (`native/sendfile/memory.cc`). Absent from builds before it. */
+  lowMemory?(): boolean;
+}
+
+/** What the addon offers for giving memory back (platform/memory-trim.ts). */
+export interface NativeMemory {
+  /** malloc_trim(0): free C-heap pages back to the kernel. */
+  trim(): boolean;
+  /** Full V8 collections until nothing more is freed, the young generation shrunk. */
+  lowMemory(): boolean;
 }
 
 /** Result of trying to load the sendfile addon. */
@@ -138,20 +148,20 @@ export function loadSendfile(env: NodeJS.ProcessEnv = process.env): SendfileLoad
   return sendfileCached;
 }
 
-let trimCached: (() => boolean) | null | undefined;
+let memoryCached: NativeMemory | null | undefined;
 
 /**
- * The addon's malloc_trim, or null without the addon (or with one built before it had it).
- * Found whatever SKIFF_SENDFILE says (that switch is about downloads), where
+ * The addon's memory calls, or null without the addon (or with one built before it had
+ * them). Found whatever SKIFF_SENDFILE says (that switch is about downloads), where
  * SKIFF_SENDFILE_BINARY says, and from the load the downloads already made when there was one.
  */
-export function nativeTrim(env: NodeJS.ProcessEnv = process.env): (() => boolean) | null {
-  if (trimCached === undefined) {
+export function nativeMemory(env: NodeJS.ProcessEnv = process.env): NativeMemory | null {
+  if (memoryCached === undefined) {
     const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
-    const binding = load.ok ? load.binding : undefined;
-    trimCached = binding && typeof binding.trim === 'function' ? () => binding.trim!() : null;
+    const b = load.ok ? load.binding : undefined;
+    memoryCached = b && typeof b.trim === 'function' && typeof b.lowMemory === 'function' ? { trim: () => b.trim!(), lowMemory: () => b.lowMemory!() } : null;
   }
-  return trimCached;
+  return memoryCached;
 }
 
 function loadSendfileNow(env: NodeJS.ProcessEnv): SendfileLoad {
