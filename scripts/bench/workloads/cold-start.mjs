@@ -22,12 +22,10 @@ export default {
     for (const kind of kinds) await ctx.manifestStore(kind);
   },
   async measure(ctx, kind) {
-    // Read once the server has settled (plan.idleMs). skiff's scheduler clock starts 1 s after
-    // the first 200 and node-cron's first use maps ~7 MiB of ICU data; GC is on by default, so
-    // the clock runs on every device. V8 keeps the young generation that start-up grew (the
-    // reconcile of a 10,000-manifest store doubles it) until its memory reducer runs, about
-    // 8 s after the last full GC: a reading at +4 s saw 75.8 MiB where the same process idles
-    // at 66.7 from +12 s on (read at nine points from +2 to +90 s). A reading at +1 s raced the clock.
+    // Read once the server has settled (plan.idleMs). Start-up grows V8's young generation
+    // (the reconcile of a 10,000-manifest store doubles it); skiff gives it back once the
+    // reconcile is done (within 2 s of start since commit c42f59b), where V8's own memory
+    // reducer took 8 to more than 15 s. distribution settles at once.
     const settle = async (s) => {
       noteSpan(s.pid, s.startSpan, 'start');
       await sleep(ctx.plan.idleMs);
