@@ -7,6 +7,7 @@
 import type { LazyAbort } from './lazy-abort.ts';
 import { randomBytes } from 'node:crypto';
 import { RegistryError, toErrorResponse } from '../errors/index.ts';
+import { noteRequest } from '../platform/memory-trim.ts';
 import { compileRoutes } from './router.ts';
 import { statusLine as statusLineOf } from './status.ts';
 import type { BodyOptions, PeerCertificate, Reply, RequestContext, Route, ServerHooks, StreamBody } from './types.ts';
@@ -118,6 +119,7 @@ export function createContext(req: CapturedRequest, id: string, abort: LazyAbort
 export function createDispatcher(routes: readonly Route[], hooks: ServerHooks = {}): (ctx: RequestContext) => Promise<Outcome> {
   const router = compileRoutes(routes);
   return async (ctx) => {
+    noteRequest();
     const m = router.match(ctx.method, ctx.path);
     if (m.kind === 'not-found') return { reply: errorReply(new RegistryError('NOT_FOUND')), routeName: UNMATCHED_ROUTE };
     if (m.kind === 'method-not-allowed') {

@@ -61,6 +61,20 @@ describe('memory trim', () => {
     t.stop();
   });
 
+  it('waits for a gap between requests: never under load', async () => {
+    let reqs = 0;
+    let lows = 0;
+    const t = new MemoryTrim({ trim: () => true, lowMemory: () => (lows++, true) }, 60_000, 200, () => reqs);
+    t.afterStartup(100);
+    const load = setInterval(() => reqs++, 20);
+    await sleep(800);
+    assert.equal(lows, 0, 'requests every 20 ms: nothing given back');
+    clearInterval(load);
+    await sleep(500);
+    assert.equal(lows, 1, 'the first 200 ms without a request: given back');
+    t.stop();
+  });
+
   it('gives back the young generation start-up grew (addon built by npm ci)', async () => {
     // Objects that survive scavenges make V8 grow its young generation, as a start-up does.
     const script = `
