@@ -25,16 +25,15 @@ export function noteRequest(): void {
  * 8 to more than 15 s later (measured). So this tells V8 memory is low (full collections,
  * young generation shrunk: the addon's lowMemory) and, once V8's sweeper has freed what
  * they found, runs malloc_trim(0). Only once no request has come for REQUEST_QUIET_MS:
- * V8 regrows a young generation it needs, and a release under load cost node:http manifest
- * GETs at c64 14% (medians of 4 alternating runs each way; telling V8 also drops compiled code). About
- * 20 ms of event loop each time.
+ * telling V8 also drops compiled code and the young generation a busy process grew, and
+ * done under load it cost node:http manifest GETs at c64 14% (medians of 4 alternating
+ * runs each way). About 20 ms of event loop each time.
  */
 export class MemoryTrim {
   /** Trims done (tests, logs). */
   count = 0;
   private lastWork = 0;
   private timer: NodeJS.Timeout | undefined;
-
   private seenRequests = 0;
 
   constructor(
