@@ -8,9 +8,9 @@ export const FULL = {
   /** The "10,000 manifests" store: repos × tagsPerRepo + tagRepoTags; 1,001 repositories. */
   store: { repos: 1000, tagsPerRepo: 9, tagRepoTags: 1000 },
   /**
-   * Idle RSS is read this long after the first 200: past the start of skiff's scheduler clock
-   * (+1 s) and V8's memory reducer (~8 s after start-up's last full GC), so it is the memory
-   * a device idles at, not start-up's high-water mark.
+   * Idle RSS is read this long after the first 200: past skiff's release of start-up's memory
+   * (within 2 s) and V8's own memory reducer (~8 s after start-up's last full GC), so it is the
+   * memory a device idles at, not start-up's high-water mark.
    */
   idleMs: 15000,
   bigBlob: 256 * MiB,
