@@ -179,6 +179,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"trim", NULL, skiff_js_trim, NULL, NULL, NULL, napi_default, NULL},
     {"lowMemory", NULL, skiff_js_low_memory, NULL, NULL, NULL, napi_default, NULL},
+    {"dropFilePages", NULL, skiff_js_drop_file_pages, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

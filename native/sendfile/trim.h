@@ -12,6 +12,9 @@ napi_value skiff_js_trim(napi_env env, napi_callback_info info);
 /* lowMemory() -> boolean: V8's LowMemoryNotification on the calling isolate; see memory.cc. */
 napi_value skiff_js_low_memory(napi_env env, napi_callback_info info);
 
+/* dropFilePages(path) -> bytes advised: MADV_DONTNEED on shared maps of path; see pages.c. */
+napi_value skiff_js_drop_file_pages(napi_env env, napi_callback_info info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,7 +39,7 @@ export class MemoryTrim {
   private seenRequests = 0;
 
   constructor(
-    private readonly native: NativeMemory | null,
+    private readonly native: Pick<NativeMemory, 'trim' | 'lowMemory'> | null,
     private readonly quietMs = QUIET_MS,
     private readonly requestQuietMs = REQUEST_QUIET_MS,
     /** Requests counted so far (noteRequest's count; tests give their own). */

@@ -120,6 +120,8 @@ export interface SendfileBinding {
   trim?(): boolean;
   /** V8's LowMemoryNotification (`native/sendfile/memory.cc`). Absent from builds before it. */
   lowMemory?(): boolean;
+  /** MADV_DONTNEED on this process's shared maps of a file (`native/sendfile/pages.c`). Absent from builds before it. */
+  dropFilePages?(path: string): number;
 }
 
 /** What the addon offers for giving memory back (platform/memory-trim.ts). */
@@ -128,6 +130,8 @@ export interface NativeMemory {
   trim(): boolean;
   /** Full V8 collections until nothing more is freed, the young generation shrunk. */
   lowMemory(): boolean;
+  /** Unmaps the resident pages of `path`'s shared maps (they stay cached); bytes advised. */
+  dropFilePages(path: string): number;
 }
 
 /** Result of trying to load the sendfile addon. */
@@ -159,7 +163,10 @@ export function nativeMemory(env: NodeJS.ProcessEnv = process.env): NativeMemory
   if (memoryCached === undefined) {
     const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
     const b = load.ok ? load.binding : undefined;
-    memoryCached = b && typeof b.trim === 'function' && typeof b.lowMemory === 'function' ? { trim: () => b.trim!(), lowMemory: () => b.lowMemory!() } : null;
+    memoryCached =
+      b && typeof b.trim === 'function' && typeof b.lowMemory === 'function' && typeof b.dropFilePages === 'function'
+        ? { trim: () => b.trim!(), lowMemory: () => b.lowMemory!(), dropFilePages: (path) => b.dropFilePages!(path) }
+        : null;
   }
   return memoryCached;
 }

@@ -87,7 +87,13 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
         // The reconcile is start-up's heaviest work (it doubles V8's young generation on a
         // store of 10,000 manifests): once it is done, that memory goes back at the first
         // gap between requests instead of whenever V8's reducer gets round to it.
-        void reconciling.then(() => memoryTrim.afterStartup(), () => undefined);
+        void reconciling.then(
+          () => {
+            index.dropMappedPages();
+            memoryTrim.afterStartup();
+          },
+          () => undefined,
+        );
         if (clean) {
           internals.reconciling = reconciling.catch((err: unknown) => {
             unreconciled = true;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, realpath, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRegistryError } from '../../src/errors/index.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
@@ -270,6 +270,40 @@ test('the read cache: a read between a write and its commit does not pin the old
   await pending;
   // ...but the commit drops it.
   assert.equal(index.tag('r', 't')?.digest, 'sha256:bb');
+  await index.close();
+  await cleanup();
+});
+
+test('dropMappedPages unmaps the index pages this process holds; every record reads back the same', async () => {
+  const { dir, cleanup } = await tempDir();
+  const index = RegistryIndex.open(dir);
+  const rec = (i: number) => ({ digest: `sha256:${i.toString(16).padStart(64, '0')}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: i, taggedAt: 1 });
+  for (let batch = 0; batch < 20; batch++) {
+    const putTags: [string, ReturnType<typeof rec>][] = [];
+    for (let i = batch * 1000; i < (batch + 1) * 1000; i++) putTags.push([`t${i}`, rec(i)]);
+    await index.write.apply(`r${batch}`, { fingerprint: null, putTags });
+  }
+  const file = await realpath(join(dir, 'index.lmdb'));
+  // Resident KiB of this process's maps of the index file, from /proc/self/smaps.
+  const resident = async () => {
+    let total = 0;
+    let inFile = false;
+    for (const line of (await readFile('/proc/self/smaps', 'utf8')).split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.trimEnd().endsWith(` ${file}`);
+      else if (inFile && line.startsWith('Rss:')) total += Number(line.split(/\s+/)[1]);
+    }
+    return total;
+  };
+  const readAll = () => {
+    for (let i = 0; i < 20_000; i++) assert.equal(index.tag(`r${Math.floor(i / 1000)}`, `t${i}`)?.size, i);
+  };
+  readAll();
+  const before = await resident();
+  assert.ok(before > 1024, `the reads mapped the index: ${before} KiB`);
+  assert.ok(index.dropMappedPages() > 0, 'the addon advised the map');
+  const after = await resident();
+  assert.ok(after < before / 10, `unmapped: ${before} -> ${after} KiB`);
+  readAll();
   await index.close();
   await cleanup();
 });

@@ -3,6 +3,8 @@ import { IndexReader } from './reads.ts';
 import { IndexWriter } from './writes.ts';
 import { key } from './records.ts';
 import { RecordCache } from './cache.ts';
+import { join } from 'node:path';
+import { nativeMemory } from '../../platform/native.ts';
 
 export type { Page } from './reads.ts';
 export type { RepoChange, RepoSnapshot } from './writes.ts';
@@ -18,7 +20,13 @@ export class RegistryIndex extends IndexReader {
   private pulls = new Map<string, { count: number; lastPull: number; key: Buffer }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
-  private constructor(tables: Tables, fresh: boolean, cache = new RecordCache()) {
+  private constructor(
+    tables: Tables,
+    fresh: boolean,
+    /** The LMDB file, as opened. */
+    private readonly file: string,
+    cache = new RecordCache(),
+  ) {
     super(tables, cache);
     this.write = new IndexWriter(tables, cache);
     this.fresh = fresh;
@@ -26,7 +34,18 @@ export class RegistryIndex extends IndexReader {
 
   static open(dir: string): RegistryIndex {
     const { tables, fresh } = openTables(dir);
-    return new RegistryIndex(tables, fresh);
+    return new RegistryIndex(tables, fresh, join(dir, 'index.lmdb'));
+  }
+
+  /**
+   * Unmaps the index pages this process holds resident; they stay in the page cache and
+   * the next read maps what it needs. A reconcile reads every repository's record, and the
+   * kernel maps cached neighbours of each page it faults in: 2.2 MiB resident at idle with
+   * 10,000 manifests, the whole file after a rebuild. Without skiff's addon it does nothing.
+   * Returns the bytes of map advised (0 without the addon).
+   */
+  dropMappedPages(): number {
+    return nativeMemory()?.dropFilePages(this.file) ?? 0;
   }
 
   /**
