@@ -112,8 +112,9 @@ export class Scheduler {
 
   private launch(e: Entry): Promise<void> {
     const started = performance.now();
-    e.running = e.job
-      .run()
+    // Through a promise, so a job that throws instead of rejecting fails like one that rejects.
+    e.running = Promise.resolve()
+      .then(() => e.job.run())
       .then(
         () => undefined,
         (err: unknown) => this.log.error({ job: e.job.name, err }, 'job failed'),

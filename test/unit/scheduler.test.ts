@@ -116,3 +116,21 @@ test('runNow runs a job at once and the timer keeps its schedule', async () => {
   await assert.rejects(s.runNow('nope'), /no job named nope/);
   await s.stop();
 });
+
+test('a job that throws instead of rejecting is logged, and runs again at its next interval', async () => {
+  const { log } = capture();
+  const s = new Scheduler(log);
+  let calls = 0;
+  s.add({
+    name: 'bad',
+    intervalMs: 50,
+    run: () => {
+      calls++;
+      throw new Error('boom');
+    },
+  });
+  s.start();
+  await sleep(400);
+  await s.stop();
+  assert.ok(calls >= 2, `ran ${calls} times and the process lived on`);
+});
