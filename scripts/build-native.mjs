@@ -15,7 +15,7 @@ const dir = join(top, 'native/sendfile');
 const strict = process.argv.includes('--strict');
 const built = join(dir, 'build/Release/skiff_sendfile.node');
 // Up to date: built after every source (a checkout that adds a function must rebuild).
-const sources = readdirSync(dir).filter((f) => /\.(c|h|gyp)$/.test(f));
+const sources = readdirSync(dir).filter((f) => /\.(c|cc|h|gyp)$/.test(f));
 const fresh = existsSync(built) && sources.every((f) => statSync(join(dir, f)).mtimeMs <= statSync(built).mtimeMs);
 if (process.argv.includes('--if-missing') && fresh) process.exit(0);
 

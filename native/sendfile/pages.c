@@ -21,7 +21,7 @@
 
 static double drop(const char *want) {
   FILE *maps = fopen("/proc/self/maps", "r");
-  if (maps == NULL) return -1;
+  if (maps == NULL) return 0;
   char line[PATH_MAX + 256];
   double dropped = 0;
   while (fgets(line, sizeof line, maps) != NULL) {

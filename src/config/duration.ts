@@ -93,7 +93,7 @@ export function inGcTimeWindow(window: GcTimeWindow | undefined, now: Date): boo
 
 /** Milliseconds from `now` until the window next opens; 0 when `now` is inside it. */
 export function msUntilGcTimeWindow(window: GcTimeWindow | undefined, now: Date): number {
-  if (inGcTimeWindow(window, now) || window === undefined) return 0;
+  if (window === undefined || inGcTimeWindow(window, now)) return 0;
   const day = 86_400_000;
   const msOfDay = now.getTime() % day;
   return (window.startMinute * 60_000 - msOfDay + day) % day;

@@ -25,9 +25,9 @@ export function noteRequest(): void {
  * 8 to more than 15 s later (measured). So this tells V8 memory is low (full collections,
  * young generation shrunk: the addon's lowMemory) and, once V8's sweeper has freed what
  * they found, runs malloc_trim(0). Only once no request has come for REQUEST_QUIET_MS:
- * telling V8 also drops compiled code and the young generation a busy process grew, and
  * done under load it cost node:http manifest GETs at c64 14% (medians of 4 alternating
- * runs each way). After four 256 MiB pushes on node:http an idle skiff held 61.0 MiB at
+ * runs each way), likely because it shrinks the young generation a busy process grew and
+ * flushes compiled code (not measured). After four 256 MiB pushes on node:http an idle skiff held 61.0 MiB at
  * +45 s (2 runs; 69.4-71.8 with a plain full collection instead). About 20 ms of event loop
  * each time.
  */
