@@ -15,6 +15,18 @@ napi_value skiff_js_low_memory(napi_env env, napi_callback_info info);
 /* dropFilePages(path) -> bytes advised: MADV_DONTNEED on shared maps of path; see pages.c. */
 napi_value skiff_js_drop_file_pages(napi_env env, napi_callback_info info);
 
+/* directOpen(path) -> { fd, memAlign, offsetAlign } | null: O_DIRECT descriptor; see direct.c. */
+napi_value skiff_js_direct_open(napi_env env, napi_callback_info info);
+
+/* alignedBuffer(size, align) -> Buffer at an aligned address; see direct.c. */
+napi_value skiff_js_aligned_buffer(napi_env env, napi_callback_info info);
+
+/* hashCreate / hashUpdate / hashPeek / hashFree: a running digest updated on the thread pool; see hash.c. */
+napi_value skiff_js_hash_create(napi_env env, napi_callback_info info);
+napi_value skiff_js_hash_update(napi_env env, napi_callback_info info);
+napi_value skiff_js_hash_peek(napi_env env, napi_callback_info info);
+napi_value skiff_js_hash_free(napi_env env, napi_callback_info info);
+
 #ifdef __cplusplus
 }
 #endif

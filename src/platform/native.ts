@@ -122,6 +122,44 @@ export interface SendfileBinding {
   lowMemory?(): boolean;
   /** MADV_DONTNEED on this process's shared maps of a file (`native/sendfile/pages.c`). Absent from builds before it. */
   dropFilePages?(path: string): number;
+  /** An existing file opened write-only with O_DIRECT (`native/sendfile/direct.c`), null where the file system cannot. Absent from builds before it. */
+  directOpen?(path: string): DirectFile | null;
+  /** `size` bytes at an address that is a multiple of `align`. Absent from builds before it. */
+  alignedBuffer?(size: number, align: number): Buffer;
+  /** The running digest of `native/sendfile/hash.c`. Absent from builds before it. */
+  hashCreate?: HashBinding['hashCreate'];
+  hashUpdate?: HashBinding['hashUpdate'];
+  hashPeek?: HashBinding['hashPeek'];
+  hashFree?: HashBinding['hashFree'];
+}
+
+/** An opaque handle on a running digest in the addon. */
+export type HashHandle = { readonly __brand: 'HashHandle' };
+
+/** The addon's running digest (`native/sendfile/hash.c`). */
+export interface HashBinding {
+  hashCreate(algorithm: 'sha256' | 'sha512'): HashHandle;
+  /** On the thread pool when `async` (the buffer must stay unchanged until it settles), else here. */
+  hashUpdate(handle: HashHandle, data: Uint8Array, async: true): Promise<void>;
+  hashUpdate(handle: HashHandle, data: Uint8Array, async: false): undefined;
+  /** Hex digest of what was fed so far; the hash goes on. */
+  hashPeek(handle: HashHandle): string;
+  hashFree(handle: HashHandle): void;
+}
+
+/** A file descriptor opened with O_DIRECT, and the alignment its writes need. */
+export interface DirectFile {
+  readonly fd: number;
+  /** Buffers written must start at a multiple of this. */
+  readonly memAlign: number;
+  /** File offsets and lengths written must be multiples of this. */
+  readonly offsetAlign: number;
+}
+
+/** What the addon offers for writing large uploads past the page cache (storage/layout/appender.ts). */
+export interface DirectIo {
+  open(path: string): DirectFile | null;
+  alignedBuffer(size: number, align: number): Buffer;
 }
 
 /** What the addon offers for giving memory back (platform/memory-trim.ts). */
@@ -169,6 +207,38 @@ export function nativeMemory(env: NodeJS.ProcessEnv = process.env): NativeMemory
         : null;
   }
   return memoryCached;
+}
+
+let directCached: DirectIo | null | undefined;
+
+/**
+ * The addon's direct-I/O calls, or null without the addon (or with one built before them),
+ * or with `SKIFF_DIRECT_IO=off` (uploads are then written through the page cache).
+ */
+export function nativeDirectIo(env: NodeJS.ProcessEnv = process.env): DirectIo | null {
+  if (env.SKIFF_DIRECT_IO?.trim().toLowerCase() === 'off') return null;
+  if (directCached === undefined) {
+    const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
+    const b = load.ok ? load.binding : undefined;
+    directCached =
+      b && typeof b.directOpen === 'function' && typeof b.alignedBuffer === 'function'
+        ? { open: (path) => b.directOpen!(path), alignedBuffer: (size, align) => b.alignedBuffer!(size, align) }
+        : null;
+  }
+  return directCached;
+}
+
+let hashCached: HashBinding | null | undefined;
+
+/** The addon's running digest, or null without the addon (or with `SKIFF_NATIVE_HASH=off`). */
+export function nativeHashBinding(env: NodeJS.ProcessEnv = process.env): HashBinding | null {
+  if (env.SKIFF_NATIVE_HASH?.trim().toLowerCase() === 'off') return null;
+  if (hashCached === undefined) {
+    const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
+    const b = load.ok ? load.binding : undefined;
+    hashCached = b && b.hashCreate && b.hashUpdate && b.hashPeek && b.hashFree ? (b as HashBinding) : null;
+  }
+  return hashCached;
 }
 
 function loadSendfileNow(env: NodeJS.ProcessEnv): SendfileLoad {

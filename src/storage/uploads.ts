@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.ts';
-import { StreamingHasher, parseDigest, type RunningHash } from '../oci/index.ts';
+import { StreamingHasher, parseDigest, type Algorithm, type RunningHash } from '../oci/index.ts';
 import type { KeyedMutex } from '../platform/locks.ts';
 import type { HashThread } from '../platform/hash-thread.ts';
 import type { MemoryTrim } from '../platform/memory-trim.ts';
@@ -27,7 +27,12 @@ const LARGE_UPLOAD = 1024 * 1024;
 
 /** Process-wide helpers for large uploads; either may be absent (single core, no addon). */
 export interface UploadHelpers {
-  /** Where large uploads are hashed; absent, everything hashes on the event loop. */
+  /**
+   * Makes the running hash of a large upload off the event loop, in place (the addon's,
+   * hashing on libuv's pool); absent, the hash thread, else the event loop.
+   */
+  nativeHash?: ((algorithm: Algorithm) => RunningHash) | null;
+  /** Where large uploads are hashed when asked for (SKIFF_HASH_THREAD=on); absent, see nativeHash. */
   hashThread?: HashThread | null;
   /** Told when a large upload ends, to give the C heap back afterwards. */
   memoryTrim?: MemoryTrim | null;
@@ -189,7 +194,8 @@ export class UploadService implements UploadStore {
     let hasher = this.hashes.get(id) ?? null;
     if (!hasher && offset === 0) {
       const thread = large ? this.helpers.hashThread : null;
-      hasher = thread ? thread.open('sha256') : new StreamingHasher('sha256');
+      const native = large ? this.helpers.nativeHash : null;
+      hasher = thread ? thread.open('sha256') : native ? native('sha256') : new StreamingHasher('sha256');
       this.remember(id, hasher);
     }
     try {
@@ -198,6 +204,8 @@ export class UploadService implements UploadStore {
       this.forget(id);
       if (err instanceof UploadOverrun) throw new RegistryError('SIZE_INVALID', err.message);
       const code = (err as NodeJS.ErrnoException).code;
+      // The session file went away under us (removed as stale, or cancelled): the session is unknown.
+      if (code === 'ENOENT') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         // Out of space midway: drop the partial file so the space is given back at once;
         // the session is gone and the client starts over once there is room.

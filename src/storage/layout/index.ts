@@ -3,6 +3,7 @@ import { BlobFiles } from './blobs.ts';
 import { UploadFiles } from './uploads.ts';
 import { RepoFiles } from './repo.ts';
 import type { SyncPolicy } from './files.ts';
+import type { DirectIo } from '../../platform/native.ts';
 import { listBlobDigests, listBlobFiles, listRepoDirs, listUploads } from './scan.ts';
 
 export { LayoutPaths } from './paths.ts';
@@ -18,10 +19,11 @@ export class Layout {
   readonly uploads: UploadFiles;
   readonly repos: RepoFiles;
 
-  constructor(root: string, policy: SyncPolicy) {
+  /** `directIo`: O_DIRECT writes for large uploads (the addon's; null writes through the page cache). */
+  constructor(root: string, policy: SyncPolicy, directIo: DirectIo | null = null) {
     this.paths = new LayoutPaths(root);
     this.blobs = new BlobFiles(this.paths, policy);
-    this.uploads = new UploadFiles(this.paths);
+    this.uploads = new UploadFiles(this.paths, directIo);
     this.repos = new RepoFiles(this.paths, policy);
   }
 

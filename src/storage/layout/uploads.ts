@@ -1,8 +1,10 @@
 import { constants, createReadStream } from 'node:fs';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { StreamingHasher, type Algorithm, type RunningHash } from '../../oci/index.ts';
+import type { DirectIo } from '../../platform/native.ts';
 import type { LayoutPaths } from './paths.ts';
 import { statOrNull } from './files.ts';
+import { Appender } from './appender.ts';
 
 /**
  * Upload session files (`<repo>/.uploads/<id>`). A session is just its file: its size is
@@ -10,7 +12,11 @@ import { statOrNull } from './files.ts';
  * is lost, and is rebuilt from the file when needed).
  */
 export class UploadFiles {
-  constructor(private readonly paths: LayoutPaths) {}
+  /** `directIo`: the addon's O_DIRECT calls for large appends (see appender.ts), null for none. */
+  constructor(
+    private readonly paths: LayoutPaths,
+    private readonly directIo: DirectIo | null = null,
+  ) {}
 
   path(repo: string, id: string): string {
     return this.paths.upload(repo, id);
@@ -35,34 +41,28 @@ export class UploadFiles {
   }
 
   /**
-   * Streams `body` onto the end of the session file, feeding `hasher` as it goes. Each
-   * chunk is written (on libuv's pool, while it is hashed here or on the hash thread) and
-   * hashed before the next one is asked for, so a body may lend its chunks (both engines
-   * reuse their memory), and the HTTP engine pauses the socket while we write, so memory
-   * stays bounded however fast the client sends. `limit` caps the bytes accepted (a chunk
-   * must match its Content-Length). Returns the bytes appended.
+   * Streams `body` onto the end of the session file, feeding `hasher` as it goes (see
+   * appender.ts: buffered writes, or O_DIRECT for the bulk of a large append). Each chunk is
+   * taken (hashed and written, or copied) before the next one is asked for, so a body may
+   * lend its chunks (both engines reuse their memory), and the HTTP engine pauses the socket
+   * meanwhile, so memory stays bounded however fast the client sends. `limit` caps the bytes
+   * accepted (a chunk must match its Content-Length). Every byte taken is on disk when this
+   * returns or throws. Returns the bytes appended.
    */
   async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: RunningHash | null, limit?: number): Promise<number> {
-    const fh = await open(this.paths.upload(repo, id), 'a');
+    const out = await Appender.open(this.paths.upload(repo, id), this.directIo, hasher);
     let written = 0;
     try {
       for await (const chunk of body) {
         written += chunk.length;
         if (limit !== undefined && written > limit) throw new UploadOverrun(limit);
-        const write = writeAll(fh, chunk);
-        let hashed: void | Promise<void>;
-        try {
-          hashed = hasher?.update(chunk);
-        } finally {
-          await write;
-        }
-        await hashed;
+        await out.write(chunk);
       }
     } catch (err) {
-      await fh.close().catch(() => undefined);
+      await out.abort();
       throw err;
     }
-    await fh.close();
+    await out.finish();
     return written;
   }
 
@@ -77,14 +77,6 @@ export class UploadFiles {
 
   async remove(repo: string, id: string): Promise<void> {
     await rm(this.paths.upload(repo, id), { force: true });
-  }
-}
-
-/** Writes all of `chunk` at the end of an O_APPEND file (a write may take only part). */
-async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
-  for (let done = 0; done < chunk.length; ) {
-    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done);
-    done += bytesWritten;
   }
 }
 
