@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "trim.h"
+#ifdef SKIFF_HAVE_HASH
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -216,3 +217,4 @@ napi_value skiff_js_hash_free(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+#endif /* SKIFF_HAVE_HASH */

@@ -182,10 +182,12 @@ static napi_value init(napi_env env, napi_value exports) {
     {"dropFilePages", NULL, skiff_js_drop_file_pages, NULL, NULL, NULL, napi_default, NULL},
     {"directOpen", NULL, skiff_js_direct_open, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, skiff_js_aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
+#ifdef SKIFF_HAVE_HASH
     {"hashCreate", NULL, skiff_js_hash_create, NULL, NULL, NULL, napi_default, NULL},
     {"hashUpdate", NULL, skiff_js_hash_update, NULL, NULL, NULL, napi_default, NULL},
     {"hashPeek", NULL, skiff_js_hash_peek, NULL, NULL, NULL, napi_default, NULL},
     {"hashFree", NULL, skiff_js_hash_free, NULL, NULL, NULL, napi_default, NULL},
+#endif
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

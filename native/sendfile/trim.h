@@ -21,7 +21,16 @@ napi_value skiff_js_direct_open(napi_env env, napi_callback_info info);
 /* alignedBuffer(size, align) -> Buffer at an aligned address; see direct.c. */
 napi_value skiff_js_aligned_buffer(napi_env env, napi_callback_info info);
 
-/* hashCreate / hashUpdate / hashPeek / hashFree: a running digest updated on the thread pool; see hash.c. */
+/*
+ * hashCreate / hashUpdate / hashPeek / hashFree: a running digest updated on the thread pool;
+ * see hash.c. Built only where node's OpenSSL headers are (a node built against a shared
+ * OpenSSL may ship without them): the rest of the addon must not depend on them.
+ */
+#if defined(__has_include)
+#if __has_include(<openssl/evp.h>)
+#define SKIFF_HAVE_HASH 1
+#endif
+#endif
 napi_value skiff_js_hash_create(napi_env env, napi_callback_info info);
 napi_value skiff_js_hash_update(napi_env env, napi_callback_info info);
 napi_value skiff_js_hash_peek(napi_env env, napi_callback_info info);
