@@ -182,6 +182,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"dropFilePages", NULL, skiff_js_drop_file_pages, NULL, NULL, NULL, napi_default, NULL},
     {"directOpen", NULL, skiff_js_direct_open, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, skiff_js_aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
+    {"recv", NULL, skiff_js_recv, NULL, NULL, NULL, napi_default, NULL},
+    {"recvCancel", NULL, skiff_js_recv_cancel, NULL, NULL, NULL, napi_default, NULL},
 #ifdef SKIFF_HAVE_HASH
     {"hashCreate", NULL, skiff_js_hash_create, NULL, NULL, NULL, napi_default, NULL},
     {"hashUpdate", NULL, skiff_js_hash_update, NULL, NULL, NULL, napi_default, NULL},

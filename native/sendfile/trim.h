@@ -21,6 +21,10 @@ napi_value skiff_js_direct_open(napi_env env, napi_callback_info info);
 /* alignedBuffer(size, align) -> Buffer at an aligned address; see direct.c. */
 napi_value skiff_js_aligned_buffer(napi_env env, napi_callback_info info);
 
+/* recv(fd, buffer, want, idleMs) / recvCancel(fd): socket reads on a thread of their own; see recv.c. */
+napi_value skiff_js_recv(napi_env env, napi_callback_info info);
+napi_value skiff_js_recv_cancel(napi_env env, napi_callback_info info);
+
 /*
  * hashCreate / hashUpdate / hashPeek / hashFree: a running digest updated on the thread pool;
  * see hash.c. Built only where node's OpenSSL headers are (a node built against a shared

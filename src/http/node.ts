@@ -20,6 +20,7 @@ import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFro
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import { streamToNode } from './node-stream.ts';
 import { requestBody } from './node-body.ts';
+import { socketBody, socketRecv } from './node-socket-body.ts';
 import { loadSendfile, type SendfileBinding } from '../platform/native.ts';
 
 /** Start a node:http(s) server. Resolves once listening. */
@@ -31,6 +32,8 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   // Loaded at start, not at the first download, so the start log says how downloads leave.
   const sendfile = secure ? undefined : loadSendfile();
   const sender = sendfile?.ok ? sendfile.binding : undefined;
+  // Large bodies of known length are read from the socket directly (node-socket-body.ts).
+  const recv = secure || process.env.SKIFF_SOCKET_BODY?.trim().toLowerCase() === 'off' ? null : socketRecv(sender);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -42,7 +45,7 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
     });
     const captured = capture(req, secure);
     const id = requestIdFrom(captured.headers['x-request-id']);
-    const ctx = createContext(captured, id, controller, new NodeBodySource(req));
+    const ctx = createContext(captured, id, controller, new NodeBodySource(req, res, recv));
     inflight.count++;
     void serve(req, res, ctx, captured.method, controller, started);
   };
@@ -181,14 +184,21 @@ class NodeBodySource implements BodySource {
   #taken = false;
   #received = 0;
 
-  constructor(private readonly req: IncomingMessage) {}
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly recv: ReturnType<typeof socketRecv>,
+  ) {}
 
   body(opts?: BodyOptions): AsyncIterable<Buffer> {
     if (this.#taken) throw new Error('request body already consumed');
     this.#taken = true;
-    // A handler that stops reading early must not kill the keep-alive socket: the rest is
-    // discarded after the reply.
-    return requestBody(this.req, (n) => (this.#received += n), opts?.lend);
+    const add = (n: number) => (this.#received += n);
+    // A large body a consumer lends from: from the socket directly, closing the connection after.
+    const direct = opts?.lend ? socketBody(this.req, this.res, this.recv, add) : null;
+    // Otherwise a handler that stops reading early must not kill the keep-alive socket: the
+    // rest is discarded after the reply.
+    return direct ?? requestBody(this.req, add, opts?.lend);
   }
 
   received(): number {

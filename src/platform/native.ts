@@ -126,6 +126,10 @@ export interface SendfileBinding {
   directOpen?(path: string): DirectFile | null;
   /** `size` bytes at an address that is a multiple of `align`. Absent from builds before it. */
   alignedBuffer?(size: number, align: number): Buffer;
+  /** Reads up to `want` bytes of a socket on a thread of the addon's (`native/sendfile/recv.c`). Absent from builds before it. */
+  recv?(fd: number, buffer: Uint8Array, want: number, idleMs: number): Promise<{ got: number; eof: boolean }>;
+  /** Shuts a socket for reading, ending a `recv` in flight. Absent from builds before it. */
+  recvCancel?(fd: number): void;
   /** The running digest of `native/sendfile/hash.c`. Absent from builds before it. */
   hashCreate?: HashBinding['hashCreate'];
   hashUpdate?: HashBinding['hashUpdate'];

@@ -5,9 +5,9 @@ import type { DirectFile, DirectIo } from '../../platform/native.ts';
 
 /**
  * The sink of an upload: its bytes, in order, onto the end of the session file and through
- * the running hash. The first DIRECT_AFTER bytes of each append go through the page cache;
- * past that, when the addon and the file system allow, the rest goes with O_DIRECT from
- * aligned bounce buffers.
+ * the running hash. An append known to be larger than DIRECT_AFTER, and the bytes past the
+ * first DIRECT_AFTER of one of unknown length, go with O_DIRECT from aligned bounce buffers
+ * when the addon and the file system allow; the rest goes through the page cache.
  *
  * Why direct: a buffered write first needs a free page-cache page per 4 KiB, and on the bench
  * VM (whose host takes back free guest memory) finding them cost 0.2 to 3.2 s of system CPU
@@ -46,15 +46,20 @@ export class Appender {
     size: number,
     private readonly io: DirectIo | null,
     private hasher: RunningHash | null,
+    private readonly expected: number,
   ) {
     this.#offset = size;
   }
 
-  /** Opens `path` (which must exist) for appending; `io` null writes everything buffered. */
-  static async open(path: string, io: DirectIo | null, hasher: RunningHash | null = null): Promise<Appender> {
+  /**
+   * Opens `path` (which must exist) for appending; `io` null writes everything buffered.
+   * `expected`: the bytes this append will bring when the request said so (Content-Length);
+   * more than DIRECT_AFTER goes direct from the first byte.
+   */
+  static async open(path: string, io: DirectIo | null, hasher: RunningHash | null = null, expected = 0): Promise<Appender> {
     const fh = await open(path, 'r+');
     try {
-      return new Appender(fh, path, Number((await fh.stat()).size), io, hasher);
+      return new Appender(fh, path, Number((await fh.stat()).size), io, hasher, expected);
     } catch (err) {
       await fh.close();
       throw err;
@@ -144,7 +149,7 @@ export class Appender {
   /** Whether direct writes are on (switching them on past DIRECT_AFTER bytes). */
   #startDirect(): boolean {
     if (this.#direct) return true;
-    if (this.#directTried || !this.io || this.#accepted <= DIRECT_AFTER) return false;
+    if (this.#directTried || !this.io || Math.max(this.#accepted, this.expected) <= DIRECT_AFTER) return false;
     this.#directTried = true;
     const direct = this.io.open(this.path);
     if (!direct) return false;

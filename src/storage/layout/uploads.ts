@@ -50,7 +50,7 @@ export class UploadFiles {
    * returns or throws. Returns the bytes appended.
    */
   async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: RunningHash | null, limit?: number): Promise<number> {
-    const out = await Appender.open(this.paths.upload(repo, id), this.directIo, hasher);
+    const out = await Appender.open(this.paths.upload(repo, id), this.directIo, hasher, limit);
     let written = 0;
     try {
       for await (const chunk of body) {

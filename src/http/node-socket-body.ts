@@ -1,0 +1,119 @@
+/**
+ * A large request body on node:http read from the socket directly (`native/sendfile/recv.c`)
+ * instead of through node's parser.
+ *
+ * Why: node's parser hands a body over 64 KiB at a time, each piece copied into a new buffer
+ * and pushed through a stream; on a 256 MiB push that kept the event loop busier than uWS on
+ * the whole upload (a profile: 19% of its samples in the parser's copy and stream calls, 7%
+ * in the kernel acknowledging each 64 KiB read). Here node is stopped from reading once the
+ * headers are in, what it had already parsed is taken from `req`, and the rest of the body
+ * (its length is known) is read 4 MiB at a time on a thread of the addon's, one read ahead
+ * of the consumer.
+ *
+ * The price: node's parser never sees the end of this body, so the connection cannot carry
+ * another request. The reply says `Connection: close` and node closes the socket after it;
+ * the client opens a new connection for its next request, as HTTP/1.1 lets it.
+ *
+ * It relies on two behaviours of node:http (read in Node 20's lib/_http_server.js and
+ * _http_incoming.js): a socket whose `_paused` is set is not restarted by `req.read()`, and
+ * the body bytes node has read are all in `req`'s buffer once the read callback that brought
+ * them has returned (the parser handles a whole read at a time, pausing only after it).
+ * Anything unexpected (no descriptor, TLS, a chunked body) keeps the ordinary path.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { SendfileBinding } from '../platform/native.ts';
+
+/** Bodies at least this large (by Content-Length) are read from the socket directly. */
+export const SOCKET_BODY_MIN = 1024 * 1024;
+/** Bytes per read (and per chunk given to the consumer). */
+const READ_BYTES = 4 * 1024 * 1024;
+/** A client that sends nothing for this long mid-body is cut off (ETIMEDOUT). */
+const IDLE_MS = 60_000;
+/** Idle read buffers kept for the next large body (8 MiB). */
+const KEEP_BUFFERS = 2;
+const freeBuffers: Buffer[] = [];
+
+type RawSocket = Socket & { _paused?: boolean; encrypted?: boolean; _handle?: { fd?: number; reading?: boolean; readStop?(): number } | null };
+type SocketRecv = Required<Pick<SendfileBinding, 'recv' | 'recvCancel' | 'dup' | 'close'>>;
+
+/** The addon's socket reads, when it has them. */
+export function socketRecv(binding: SendfileBinding | undefined): SocketRecv | null {
+  return binding && typeof binding.recv === 'function' && typeof binding.recvCancel === 'function' ? (binding as SocketRecv) : null;
+}
+
+/**
+ * The body of `req` read from its socket, or null when this request should take the ordinary
+ * path: no addon, TLS, no Content-Length or a small one, or a socket node no longer holds.
+ * On success the reply is marked `Connection: close`.
+ */
+export function socketBody(req: IncomingMessage, res: ServerResponse, recv: SocketRecv | null, add: (n: number) => void): AsyncGenerator<Buffer> | null {
+  if (!recv || req.headers['transfer-encoding'] !== undefined) return null;
+  const length = Number(req.headers['content-length']);
+  if (!Number.isSafeInteger(length) || length < SOCKET_BODY_MIN || req.complete) return null;
+  const socket = req.socket as RawSocket;
+  const handle = socket._handle;
+  if (socket.encrypted || socket.destroyed || !handle || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.readStop !== 'function') return null;
+  // Stop node reading: `_paused` keeps `req.read()` below from starting it again.
+  socket._paused = true;
+  socket.pause();
+  if (handle.reading) {
+    handle.reading = false;
+    handle.readStop();
+  }
+  res.setHeader('Connection', 'close');
+  return readBody(req, handle.fd, length, recv, add);
+}
+
+async function* readBody(req: IncomingMessage, fd: number, length: number, recv: SocketRecv, add: (n: number) => void): AsyncGenerator<Buffer> {
+  // This may run inside node's 'request' event, before the parser has handled the rest of the
+  // socket read that held the headers: after one turn of the loop every body byte node read is in
+  // `req` (and it reads no more).
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  // What node had already parsed.
+  let taken = 0;
+  for (let chunk: Buffer | null; (chunk = req.read() as Buffer | null) !== null; ) {
+    taken += chunk.length;
+    add(chunk.length);
+    yield chunk;
+  }
+  if (taken > length) throw new Error(`node delivered ${taken} body bytes of ${length}`);
+  const own = recv.dup(fd);
+  const buffers = [freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES), freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES)];
+  let turn = 0;
+  let reading: Promise<{ got: number; eof: boolean }> | undefined;
+  const start = () => {
+    const want = Math.min(READ_BYTES, length - taken);
+    const buf = buffers[turn]!;
+    reading = recv.recv(own, buf, want, IDLE_MS);
+    return { buf, want };
+  };
+  try {
+    let next = taken < length ? start() : undefined;
+    while (next) {
+      const { got } = await reading!;
+      reading = undefined;
+      taken += got;
+      const ready = next.buf.subarray(0, got);
+      // Short: the client hung up (or sent nothing for IDLE_MS). What came is kept, as on
+      // node's parser, and the body fails after it.
+      const short = got < next.want;
+      // One read ahead, into the other buffer; the consumer is done with it (lend).
+      turn ^= 1;
+      next = !short && taken < length ? start() : undefined;
+      if (got > 0) {
+        add(got);
+        yield ready;
+      }
+      if (short) throw Object.assign(new Error('the client closed the connection before the request body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    }
+  } finally {
+    if (reading) {
+      // The consumer stopped early: end the read in flight (the connection is closing anyway).
+      recv.recvCancel(own);
+      await reading.catch(() => undefined);
+    }
+    recv.close(own);
+    for (const b of buffers) if (freeBuffers.length < KEEP_BUFFERS) freeBuffers.push(b);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Large request bodies on node:http read from the socket by the addon (http/node-socket-body.ts),
+ * through the registry over real sockets: what is stored is exactly what was sent, the reply
+ * closes the connection (node's parser never saw the end of the body) and the next request
+ * on a new one works; small and chunked-encoded bodies keep the ordinary path and keep-alive;
+ * a client hanging up mid-body leaves a resumable session; and SKIFF_SOCKET_BODY=off turns it off.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from '../helpers/client.ts';
+import { blob } from '../helpers/content.ts';
+import { RawConnection, sleep } from '../helpers/http-wire.ts';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { loadSendfile } from '../../src/platform/native.ts';
+
+const MiB = 1024 * 1024;
+const built = loadSendfile({}).ok;
+
+/** One request on a fresh raw connection; resolves with the reply head and whether the server closed. */
+async function rawRequest(port: number, head: string, body: Buffer | Buffer[] = []): Promise<{ text: string; closed: boolean }> {
+  const conn = await RawConnection.open(port);
+  conn.write(head);
+  for (const part of Array.isArray(body) ? body : [body]) conn.write(part);
+  await conn.until((t) => /\r\n\r\n/.test(t) && (/Content-Length: 0\r\n/i.test(t) || /\r\n\r\n[\s\S]*\}/.test(t)), 10_000);
+  // A closing server ends the connection right after the reply.
+  await conn.until(() => false, 300);
+  const out = { text: conn.text, closed: conn.closed };
+  conn.destroy();
+  return out;
+}
+
+const port = (reg: TestRegistry) => Number(new URL(reg.url).port);
+
+describe('large bodies read from the socket (node:http)', { skip: built ? false : 'the native addon is not built' }, () => {
+  let reg: TestRegistry;
+  let c: Client;
+  before(async () => {
+    reg = await startTestRegistry({ engine: 'node' });
+    c = new Client(reg.url);
+  });
+  after(() => reg.stop());
+
+  test('a monolithic push is stored byte for byte, the reply closes the connection, and the next request works', async () => {
+    const b = blob(6 * MiB + 12_345);
+    const r = await rawRequest(port(reg), `POST /v2/sock/mono/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
+    assert.match(r.text, /^HTTP\/1\.1 201 /);
+    assert.match(r.text, /\r\nConnection: close\r\n/i);
+    assert.equal(r.closed, true, 'the server closed the connection after the reply');
+    const stored = await readFile(join(reg.root, 'sock/mono/blobs', b.digest.replace(':', '/')));
+    assert.ok(stored.equals(b.data));
+    assert.equal((await c.req('GET', `/v2/sock/mono/blobs/${b.digest}`)).status, 200);
+  });
+
+  test('chunked PATCHes of known length, with a small one between: all stored, the small one keeps the connection', async () => {
+    const b = blob(7 * MiB + 3);
+    let r = await c.req('POST', '/v2/sock/chunks/blobs/uploads/');
+    let loc = r.headers.get('location')!;
+    const cuts = [0, 3 * MiB, 3 * MiB + 1000, b.data.length];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const [start, end] = [cuts[i]!, cuts[i + 1]!];
+      const part = b.data.subarray(start, end);
+      const reply = await rawRequest(
+        port(reg),
+        `PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Range: ${start}-${end - 1}\r\nContent-Length: ${part.length}\r\n\r\n`,
+        part,
+      );
+      assert.match(reply.text, /^HTTP\/1\.1 202 /);
+      const large = part.length >= MiB;
+      assert.equal(/\r\nConnection: close\r\n/i.test(reply.text), large, `PATCH of ${part.length} bytes`);
+      assert.equal(reply.closed, large);
+      loc = /\r\nLocation: ([^\r]+)\r\n/i.exec(reply.text)![1]!;
+    }
+    r = await c.req('PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${b.digest}`);
+    assert.equal(r.status, 201);
+    const stored = await readFile(join(reg.root, 'sock/chunks/blobs', b.digest.replace(':', '/')));
+    assert.ok(stored.equals(b.data));
+  });
+
+  test('a body sent with chunked transfer encoding takes the ordinary path and keeps the connection', async () => {
+    const b = blob(3 * MiB);
+    const framed = [Buffer.from(`${b.data.length.toString(16)}\r\n`), b.data, Buffer.from('\r\n0\r\n\r\n')];
+    const r = await rawRequest(port(reg), `POST /v2/sock/te/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, framed);
+    assert.match(r.text, /^HTTP\/1\.1 201 /);
+    assert.doesNotMatch(r.text, /\r\nConnection: close\r\n/i);
+    assert.equal(r.closed, false);
+  });
+
+  test('a client hanging up mid-body leaves a session that resumes from what arrived', async () => {
+    const b = blob(6 * MiB);
+    let r = await c.req('POST', '/v2/sock/hang/blobs/uploads/');
+    const loc = r.headers.get('location')!;
+    const conn = await RawConnection.open(port(reg));
+    conn.write(`PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${b.data.length}\r\n\r\n`);
+    conn.write(b.data.subarray(0, 2 * MiB + 17));
+    await sleep(200);
+    conn.destroy();
+    await sleep(200);
+    r = await c.req('GET', loc);
+    assert.equal(r.status, 204, 'the session survives');
+    const offset = Number(r.headers.get('range')!.split('-')[1]) + 1;
+    assert.equal(offset, 2 * MiB + 17, 'every byte that arrived was kept');
+    r = await c.req('PATCH', loc, { body: b.data.subarray(offset), headers: { 'Content-Range': `${offset}-${b.data.length - 1}` } });
+    assert.equal(r.status, 202);
+    const next = r.headers.get('location')!;
+    r = await c.req('PUT', `${next}${next.includes('?') ? '&' : '?'}digest=${b.digest}`);
+    assert.equal(r.status, 201);
+    assert.equal((await c.req('GET', '/v2/')).status, 200, 'the server still serves');
+  });
+
+  test('SKIFF_SOCKET_BODY=off keeps large bodies on node\'s parser and the connection open', async () => {
+    process.env.SKIFF_SOCKET_BODY = 'off';
+    const off = await startTestRegistry({ engine: 'node' });
+    delete process.env.SKIFF_SOCKET_BODY;
+    try {
+      const b = blob(3 * MiB);
+      const r = await rawRequest(port(off), `POST /v2/sock/off/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
+      assert.match(r.text, /^HTTP\/1\.1 201 /);
+      assert.doesNotMatch(r.text, /\r\nConnection: close\r\n/i);
+      assert.equal(r.closed, false);
+    } finally {
+      await off.stop();
+    }
+  });
+});
