@@ -34,15 +34,8 @@ static napi_value make_u32(napi_env env, uint32_t v) {
  * direct I/O (tmpfs before 6.6, some FUSE file systems); the caller writes buffered then.
  */
 napi_value skiff_js_direct_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   char path[4096];
-  size_t len = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 || len >= sizeof path - 1) {
-    napi_throw_type_error(env, NULL, "directOpen(path) takes a file path");
-    return NULL;
-  }
+  if (!skiff_string_arg(env, info, path, sizeof path, "directOpen(path) takes a file path")) return NULL;
   uint32_t mem_align = FALLBACK_ALIGN, offset_align = FALLBACK_ALIGN;
 #ifdef STATX_DIOALIGN
   struct statx stx;

@@ -48,15 +48,8 @@ static void finalize_state(napi_env env, void *data, void *hint) {
 
 /* hashCreate('sha256' | 'sha512') -> handle */
 napi_value skiff_js_hash_create(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   char name[16];
-  size_t len = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "hashCreate(algorithm) takes 'sha256' or 'sha512'");
-    return NULL;
-  }
+  if (!skiff_string_arg(env, info, name, sizeof name, "hashCreate(algorithm) takes 'sha256' or 'sha512'")) return NULL;
   const EVP_MD *md = strcmp(name, "sha256") == 0 ? EVP_sha256() : strcmp(name, "sha512") == 0 ? EVP_sha512() : NULL;
   if (md == NULL) {
     napi_throw_type_error(env, NULL, "hashCreate(algorithm) takes 'sha256' or 'sha512'");
@@ -94,6 +87,26 @@ static hash_state *state_arg(napi_env env, napi_value v) {
   return s;
 }
 
+/* The state behind `v`, which must not be fed by a running update (throws otherwise). */
+static hash_state *idle_state(napi_env env, napi_value v) {
+  hash_state *s = state_arg(env, v);
+  if (s != NULL && s->busy) {
+    throw_error(env, "ESKIFFHASH", "an update is still running on this hash");
+    return NULL;
+  }
+  return s;
+}
+
+/* A call on a hash handle: its first `count` arguments into argv, the idle state behind argv[0]. */
+static hash_state *handle_call(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < count) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  return idle_state(env, argv[0]);
+}
+
 static void update_execute(napi_env env, void *data) {
   (void)env;
   update_job *job = data;
@@ -121,13 +134,8 @@ static void update_complete(napi_env env, napi_status status, void *data) {
 
 /* hashUpdate(handle, buffer, async) -> Promise<void> (async) or undefined (on this thread). */
 napi_value skiff_js_hash_update(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "hashUpdate(handle, buffer, async)");
-    return NULL;
-  }
-  hash_state *s = state_arg(env, argv[0]);
+  hash_state *s = handle_call(env, info, 3, argv, "hashUpdate(handle, buffer, async)");
   if (s == NULL) return NULL;
   void *data = NULL;
   size_t length = 0;
@@ -136,19 +144,12 @@ napi_value skiff_js_hash_update(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "hashUpdate(handle, buffer, async) takes a Uint8Array");
     return NULL;
   }
-  if (s->busy) {
-    throw_error(env, "ESKIFFHASH", "an update is still running on this hash");
-    return NULL;
-  }
   if (!async) {
     if (EVP_DigestUpdate(s->ctx, data, length) != 1) throw_error(env, "ESKIFFHASH", "hash update failed");
     return NULL;
   }
-  update_job *job = calloc(1, sizeof *job);
-  if (job == NULL) {
-    throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
+  update_job *job = skiff_zalloc(env, sizeof *job);
+  if (job == NULL) return NULL;
   job->state = s;
   job->data = data;
   job->length = length;
@@ -168,18 +169,9 @@ napi_value skiff_js_hash_update(napi_env env, napi_callback_info info) {
 
 /* hashPeek(handle) -> hex digest of what was fed so far; the hash goes on. */
 napi_value skiff_js_hash_peek(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-    napi_throw_type_error(env, NULL, "hashPeek(handle)");
-    return NULL;
-  }
-  hash_state *s = state_arg(env, argv[0]);
+  hash_state *s = handle_call(env, info, 1, argv, "hashPeek(handle)");
   if (s == NULL) return NULL;
-  if (s->busy) {
-    throw_error(env, "ESKIFFHASH", "an update is still running on this hash");
-    return NULL;
-  }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_MD_CTX *copy = EVP_MD_CTX_new();

@@ -39,15 +39,8 @@ static double drop(const char *want) {
 }
 
 napi_value skiff_js_drop_file_pages(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   char given[PATH_MAX];
-  size_t len = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], given, sizeof given, &len) != napi_ok || len == 0 || len >= sizeof given - 1) {
-    napi_throw_type_error(env, NULL, "dropFilePages(path) takes a file path");
-    return NULL;
-  }
+  if (!skiff_string_arg(env, info, given, sizeof given, "dropFilePages(path) takes a file path")) return NULL;
   char real[PATH_MAX];
   napi_value result;
   /* /proc/self/maps names the file by its canonical path. */

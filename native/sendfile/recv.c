@@ -85,13 +85,7 @@ static void recv_done(napi_env env, napi_value js_cb, void *context, void *data)
       napi_reject_deferred(env, job->deferred, error);
     } else {
       /* Bytes read before an error count; the next call reports it. */
-      napi_value result, got, eof;
-      napi_create_object(env, &result);
-      napi_create_double(env, (double)job->got, &got);
-      napi_get_boolean(env, job->eof != 0, &eof);
-      napi_set_named_property(env, result, "got", got);
-      napi_set_named_property(env, result, "eof", eof);
-      napi_resolve_deferred(env, job->deferred, result);
+      napi_resolve_deferred(env, job->deferred, skiff_count_result(env, "got", (double)job->got, "eof", job->eof));
     }
   }
   free(job);
@@ -110,11 +104,8 @@ napi_value skiff_js_recv(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "recv(fd, buffer, want, idleMs): a descriptor, a Uint8Array, 1..length bytes and a positive idle time");
     return NULL;
   }
-  recv_job *job = calloc(1, sizeof *job);
-  if (job == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
+  recv_job *job = skiff_zalloc(env, sizeof *job);
+  if (job == NULL) return NULL;
   job->fd = fd;
   job->data = data;
   job->want = (size_t)want;

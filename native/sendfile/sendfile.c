@@ -92,13 +92,7 @@ static void send_complete(napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, job->deferred, errno_error(env, job->err));
   } else {
     /* Bytes sent before an error still count; the next call reports the error. */
-    napi_value result, sent, blocked;
-    napi_create_object(env, &result);
-    napi_create_double(env, (double)job->sent, &sent);
-    napi_get_boolean(env, job->blocked != 0, &blocked);
-    napi_set_named_property(env, result, "sent", sent);
-    napi_set_named_property(env, result, "blocked", blocked);
-    napi_resolve_deferred(env, job->deferred, result);
+    napi_resolve_deferred(env, job->deferred, skiff_count_result(env, "sent", (double)job->sent, "blocked", job->blocked));
   }
   napi_delete_async_work(env, job->work);
   free(job);
@@ -122,11 +116,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "send(outFd, inFd, offset, count) takes non-negative integers");
     return NULL;
   }
-  send_job *job = calloc(1, sizeof(send_job));
-  if (job == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
+  send_job *job = skiff_zalloc(env, sizeof(send_job));
+  if (job == NULL) return NULL;
   job->out_fd = (int)out_fd;
   job->in_fd = (int)in_fd;
   job->offset = offset;

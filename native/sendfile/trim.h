@@ -6,6 +6,15 @@
 extern "C" {
 #endif
 
+/* The one string argument of a call, into `out`; false (a TypeError with `usage` thrown) if missing, empty or too long. See args.c. */
+int skiff_string_arg(napi_env env, napi_callback_info info, char *out, size_t size, const char *usage);
+
+/* { [count_name]: count, [flag_name]: flag }, the result of sendfile and recv; NULL on failure. See args.c. */
+napi_value skiff_count_result(napi_env env, const char *count_name, double count, const char *flag_name, int flag);
+
+/* calloc(1, size), or NULL with an ENOMEM error thrown. See args.c. */
+void *skiff_zalloc(napi_env env, size_t size);
+
 /* trim() -> boolean: malloc_trim(0); see trim.c. */
 napi_value skiff_js_trim(napi_env env, napi_callback_info info);
 

@@ -196,15 +196,10 @@ export function loadSendfile(env: NodeJS.ProcessEnv = process.env): SendfileLoad
 
 let memoryCached: NativeMemory | null | undefined;
 
-/**
- * The addon's memory calls, or null without the addon (or with one built before it had
- * them). Found whatever SKIFF_SENDFILE says (that switch is about downloads), where
- * SKIFF_SENDFILE_BINARY says, and from the load the downloads already made when there was one.
- */
+/** The addon's memory calls, or null without the addon (or with one built before it had them). */
 export function nativeMemory(env: NodeJS.ProcessEnv = process.env): NativeMemory | null {
   if (memoryCached === undefined) {
-    const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
-    const b = load.ok ? load.binding : undefined;
+    const b = addon(env);
     memoryCached =
       b && typeof b.trim === 'function' && typeof b.lowMemory === 'function' && typeof b.dropFilePages === 'function'
         ? { trim: () => b.trim!(), lowMemory: () => b.lowMemory!(), dropFilePages: (path) => b.dropFilePages!(path) }
@@ -222,8 +217,7 @@ let directCached: DirectIo | null | undefined;
 export function nativeDirectIo(env: NodeJS.ProcessEnv = process.env): DirectIo | null {
   if (env.SKIFF_DIRECT_IO?.trim().toLowerCase() === 'off') return null;
   if (directCached === undefined) {
-    const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
-    const b = load.ok ? load.binding : undefined;
+    const b = addon(env);
     directCached =
       b && typeof b.directOpen === 'function' && typeof b.alignedBuffer === 'function'
         ? { open: (path) => b.directOpen!(path), alignedBuffer: (size, align) => b.alignedBuffer!(size, align) }
@@ -238,11 +232,20 @@ let hashCached: HashBinding | null | undefined;
 export function nativeHashBinding(env: NodeJS.ProcessEnv = process.env): HashBinding | null {
   if (env.SKIFF_NATIVE_HASH?.trim().toLowerCase() === 'off') return null;
   if (hashCached === undefined) {
-    const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
-    const b = load.ok ? load.binding : undefined;
+    const b = addon(env);
     hashCached = b && b.hashCreate && b.hashUpdate && b.hashPeek && b.hashFree ? (b as HashBinding) : null;
   }
   return hashCached;
+}
+
+/**
+ * The addon for its calls other than downloads: found whatever SKIFF_SENDFILE says (that switch
+ * is about downloads), where SKIFF_SENDFILE_BINARY says, and from the load the downloads
+ * already made when there was one.
+ */
+function addon(env: NodeJS.ProcessEnv): SendfileBinding | undefined {
+  const load = (!env.SKIFF_SENDFILE_BINARY && sendfileCached) || loadSendfileNow(env);
+  return load.ok ? load.binding : undefined;
 }
 
 function loadSendfileNow(env: NodeJS.ProcessEnv): SendfileLoad {
