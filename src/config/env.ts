@@ -5,7 +5,18 @@ import type { SchemaNode } from './schema.ts';
 export const ENV_PREFIX = 'SKIFF_';
 
 /** `SKIFF_*` variables that steer the process rather than name config keys. */
-const PROCESS_VARIABLES = new Set(['SKIFF_HTTP_ENGINE', 'SKIFF_TEST', 'SKIFF_FROM_SOURCE', 'SKIFF_SYNC_RESOLVE']);
+const PROCESS_VARIABLES = new Set([
+  'SKIFF_HTTP_ENGINE',
+  'SKIFF_TEST',
+  'SKIFF_FROM_SOURCE',
+  'SKIFF_SYNC_RESOLVE',
+  'SKIFF_SENDFILE',
+  'SKIFF_SENDFILE_BINARY',
+  'SKIFF_HASH_THREAD',
+  'SKIFF_DIRECT_IO',
+  'SKIFF_NATIVE_HASH',
+  'SKIFF_SOCKET_BODY',
+]);
 
 /**
  * Apply `SKIFF_*` environment overrides to a canonical config tree (in place).

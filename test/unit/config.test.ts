@@ -430,6 +430,13 @@ describe('environment overrides', () => {
     assert.match(warnings.join('\n'), /SKIFF_HTTP_PROT matches no config key/);
   });
 
+  it('the process switches (engine, sendfile, direct I/O, native hash, socket bodies) are not config keys and draw no warning', () => {
+    const env = { SKIFF_HTTP_ENGINE: 'node', SKIFF_SENDFILE: 'off', SKIFF_HASH_THREAD: 'on', SKIFF_DIRECT_IO: 'off', SKIFF_NATIVE_HASH: 'off', SKIFF_SOCKET_BODY: 'off' };
+    const { warnings, config } = loadConfigObject(base(), 't', env);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config, loadConfigObject(base(), 't', {}).config);
+  });
+
   it('gc:false from the environment still zeroes the absent delays', () => {
     const { config } = loadConfigObject(base(), 't', { SKIFF_STORAGE_GC: 'false' });
     assert.equal(config.storage.gcDelay, 0);
