@@ -154,11 +154,16 @@ napi_value skiff_js_hash_update(napi_env env, napi_callback_info info) {
   job->data = data;
   job->length = length;
   napi_value promise, name;
-  if (napi_create_reference(env, argv[1], 1, &job->buffer) != napi_ok || napi_create_reference(env, argv[0], 1, &job->handle) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "skiff.hash", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, update_execute, update_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+  int ok = napi_create_reference(env, argv[1], 1, &job->buffer) == napi_ok;
+  ok = ok && napi_create_reference(env, argv[0], 1, &job->handle) == napi_ok;
+  ok = ok && napi_create_string_utf8(env, "skiff.hash", NAPI_AUTO_LENGTH, &name) == napi_ok;
+  ok = ok && napi_create_async_work(env, NULL, name, update_execute, update_complete, job, &job->work) == napi_ok;
+  ok = ok && napi_create_promise(env, &job->deferred, &promise) == napi_ok;
+  if (!ok || napi_queue_async_work(env, job->work) != napi_ok) {
+    /* Undo what was made; a promise made here is simply never settled nor returned. */
+    if (job->work) napi_delete_async_work(env, job->work);
+    if (job->handle) napi_delete_reference(env, job->handle);
+    if (job->buffer) napi_delete_reference(env, job->buffer);
     free(job);
     throw_error(env, "ESKIFFHASH", "could not queue the hash update");
     return NULL;

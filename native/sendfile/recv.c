@@ -64,7 +64,8 @@ static void *recv_thread(void *arg) {
   }
   /* The event loop frees the job once called: keep what is needed after the call. */
   napi_threadsafe_function tsfn = job->tsfn;
-  napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking);
+  /* Refused only while the environment is going away: nothing will settle the job then. */
+  if (napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking) != napi_ok) free(job);
   napi_release_threadsafe_function(tsfn, napi_tsfn_release);
   return NULL;
 }
@@ -111,9 +112,12 @@ napi_value skiff_js_recv(napi_env env, napi_callback_info info) {
   job->want = (size_t)want;
   job->idle_ms = idle_ms;
   napi_value promise, name;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok || napi_create_reference(env, argv[1], 1, &job->buffer) != napi_ok ||
-      napi_create_string_utf8(env, "skiff.recv", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, recv_done, &job->tsfn) != napi_ok) {
+  int ok = napi_create_reference(env, argv[1], 1, &job->buffer) == napi_ok;
+  ok = ok && napi_create_string_utf8(env, "skiff.recv", NAPI_AUTO_LENGTH, &name) == napi_ok;
+  ok = ok && napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, recv_done, &job->tsfn) == napi_ok;
+  if (!ok || napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    if (job->tsfn) napi_release_threadsafe_function(job->tsfn, napi_tsfn_abort);
+    if (job->buffer) napi_delete_reference(env, job->buffer);
     free(job);
     napi_throw_error(env, "ERECV", "could not set up the read");
     return NULL;

@@ -30,11 +30,20 @@ export const SOCKET_BODY_MIN = 1024 * 1024;
 const READ_BYTES = 4 * 1024 * 1024;
 /** A client that sends nothing for this long mid-body is cut off (ETIMEDOUT). */
 const IDLE_MS = 60_000;
-/** Idle read buffers kept for the next large body (8 MiB). */
+/**
+ * When the consumer stops early (an error mid-body), up to this much of the rest is read and
+ * dropped, as node's parser would, so the error reply is not lost to a reset; more is cut off.
+ */
+const DISCARD_MAX = 16 * 1024 * 1024;
+const DISCARD_IDLE_MS = 5_000;
+/** Idle read buffers kept for the next large body (8 MiB), and for how long. */
 const KEEP_BUFFERS = 2;
+const KEEP_MS = 15_000;
 const freeBuffers: Buffer[] = [];
+let expiry: NodeJS.Timeout | undefined;
 
-type RawSocket = Socket & { _paused?: boolean; encrypted?: boolean; _handle?: { fd?: number; reading?: boolean; readStop?(): number } | null };
+type RawHandle = { fd?: number; reading?: boolean; readStop?(): number };
+type RawSocket = Socket & { _paused?: boolean; encrypted?: boolean; _handle?: RawHandle | null; _httpMessage?: unknown };
 type SocketRecv = Required<Pick<SendfileBinding, 'recv' | 'recvCancel' | 'dup' | 'close'>>;
 
 /** The addon's socket reads, when it has them. */
@@ -44,7 +53,8 @@ export function socketRecv(binding: SendfileBinding | undefined): SocketRecv | n
 
 /**
  * The body of `req` read from its socket, or null when this request should take the ordinary
- * path: no addon, TLS, no Content-Length or a small one, or a socket node no longer holds.
+ * path: no addon, TLS, no Content-Length or a small one, a socket node no longer holds, or an
+ * earlier pipelined reply still going out on it (node restarts reading when that drains).
  * On success the reply is marked `Connection: close`.
  */
 export function socketBody(req: IncomingMessage, res: ServerResponse, recv: SocketRecv | null, add: (n: number) => void): AsyncGenerator<Buffer> | null {
@@ -54,21 +64,38 @@ export function socketBody(req: IncomingMessage, res: ServerResponse, recv: Sock
   const socket = req.socket as RawSocket;
   const handle = socket._handle;
   if (socket.encrypted || socket.destroyed || !handle || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.readStop !== 'function') return null;
-  // Stop node reading: `_paused` keeps `req.read()` below from starting it again.
+  if (socket._httpMessage !== res) return null;
+  stopReading(socket, handle);
+  // Whatever restarts node's reading while the addon reads (its drain handler does, for one)
+  // is undone at once: node's 'resume' listener runs first, and no read happens in between.
+  const keepStopped = () => stopReading(socket, handle);
+  socket.on('resume', keepStopped);
+  res.setHeader('Connection', 'close');
+  return readBody(req, socket, handle, length, recv, add, keepStopped);
+}
+
+/** Stops node reading the socket; `_paused` keeps `req.read()` from starting it again. */
+function stopReading(socket: RawSocket, handle: RawHandle): void {
   socket._paused = true;
   socket.pause();
   if (handle.reading) {
     handle.reading = false;
-    handle.readStop();
+    handle.readStop!();
   }
-  res.setHeader('Connection', 'close');
-  return readBody(req, handle.fd, length, recv, add);
 }
 
-async function* readBody(req: IncomingMessage, fd: number, length: number, recv: SocketRecv, add: (n: number) => void): AsyncGenerator<Buffer> {
+async function* readBody(
+  req: IncomingMessage,
+  socket: RawSocket,
+  handle: RawHandle,
+  length: number,
+  recv: SocketRecv,
+  add: (n: number) => void,
+  keepStopped: () => void,
+): AsyncGenerator<Buffer> {
   // This may run inside node's 'request' event, before the parser has handled the rest of the
-  // socket read that held the headers: after one turn of the loop every body byte node read is in
-  // `req` (and it reads no more).
+  // socket read that held the headers: after one turn of the loop every body byte node read is
+  // in `req` (and it reads no more).
   await new Promise<void>((resolve) => setImmediate(resolve));
   // What node had already parsed.
   let taken = 0;
@@ -78,21 +105,39 @@ async function* readBody(req: IncomingMessage, fd: number, length: number, recv:
     yield chunk;
   }
   if (taken > length) throw new Error(`node delivered ${taken} body bytes of ${length}`);
-  const own = recv.dup(fd);
-  const buffers = [freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES), freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES)];
+  const own = recv.dup(handle.fd!);
+  // Node closing its socket (a server shutting down, a reply destroyed) must end the
+  // connection, which the addon's copy of the descriptor would otherwise keep open.
+  const cancel = () => recv.recvCancel(own);
+  socket.once('close', cancel);
+  const buffers = [takeBuffer(), takeBuffer()];
   let turn = 0;
   let reading: Promise<{ got: number; eof: boolean }> | undefined;
+  let clientGone = false;
+  const read = (buf: Buffer, want: number, idleMs: number) => {
+    const r = recv.recv(own, buf, want, idleMs);
+    // Handled here too: it may fail (a reset) while the consumer still holds the last chunk.
+    r.catch(() => undefined);
+    return r;
+  };
   const start = () => {
     const want = Math.min(READ_BYTES, length - taken);
     const buf = buffers[turn]!;
-    reading = recv.recv(own, buf, want, IDLE_MS);
+    reading = read(buf, want, IDLE_MS);
     return { buf, want };
   };
   try {
     let next = taken < length ? start() : undefined;
     while (next) {
-      const { got } = await reading!;
-      reading = undefined;
+      let got: number;
+      try {
+        ({ got } = await reading!);
+      } catch (err) {
+        clientGone = true;
+        throw err;
+      } finally {
+        reading = undefined;
+      }
       taken += got;
       const ready = next.buf.subarray(0, got);
       // Short: the client hung up (or sent nothing for IDLE_MS). What came is kept, as on
@@ -105,15 +150,52 @@ async function* readBody(req: IncomingMessage, fd: number, length: number, recv:
         add(got);
         yield ready;
       }
-      if (short) throw Object.assign(new Error('the client closed the connection before the request body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      if (short) {
+        clientGone = true;
+        throw Object.assign(new Error('the client closed the connection before the request body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      }
     }
   } finally {
+    if (taken < length && !clientGone && length - taken <= DISCARD_MAX) {
+      // Stopped early: the rest is read and dropped, so the reply reaches the client.
+      try {
+        if (reading) taken += (await reading).got;
+        reading = undefined;
+        while (taken < length) {
+          const want = Math.min(READ_BYTES, length - taken);
+          const { got } = await read(buffers[0]!, want, DISCARD_IDLE_MS);
+          taken += got;
+          if (got < want) break;
+        }
+      } catch {
+        // The client went away meanwhile.
+      }
+    }
     if (reading) {
-      // The consumer stopped early: end the read in flight (the connection is closing anyway).
-      recv.recvCancel(own);
+      cancel();
       await reading.catch(() => undefined);
     }
+    socket.off('close', cancel);
+    socket.off('resume', keepStopped);
     recv.close(own);
-    for (const b of buffers) if (freeBuffers.length < KEEP_BUFFERS) freeBuffers.push(b);
+    for (const b of buffers) releaseBuffer(b);
+  }
+}
+
+function takeBuffer(): Buffer {
+  return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
+}
+
+/** Keeps a few buffers for the next large body, and lets them go after a quiet spell (idle RSS). */
+function releaseBuffer(buf: Buffer): void {
+  if (freeBuffers.length >= KEEP_BUFFERS) return;
+  freeBuffers.push(buf);
+  if (expiry) expiry.refresh();
+  else {
+    expiry = setTimeout(() => {
+      freeBuffers.length = 0;
+      expiry = undefined;
+    }, KEEP_MS);
+    expiry.unref();
   }
 }

@@ -16,6 +16,7 @@ export class NativeHasher implements RunningHash {
   readonly algorithm: Algorithm;
   #handle: HashHandle;
   #bytes = 0;
+  #disposed = false;
 
   constructor(
     private readonly binding: HashBinding,
@@ -30,16 +31,22 @@ export class NativeHasher implements RunningHash {
   }
 
   update(chunk: Uint8Array): void | Promise<void> {
+    // Disposed (the session was cancelled or evicted mid-upload): the bytes still reach the
+    // file, and completion rebuilds the digest from it, as when the hash thread stops.
+    if (this.#disposed) return;
     this.#bytes += chunk.length;
     if (chunk.length < POOL_MIN) return void this.binding.hashUpdate(this.#handle, chunk, false);
     return this.binding.hashUpdate(this.#handle, chunk, true);
   }
 
-  peek(): string {
-    return `${this.algorithm}:${this.binding.hashPeek(this.#handle)}`;
+  peek(): string | null {
+    return this.#disposed ? null : `${this.algorithm}:${this.binding.hashPeek(this.#handle)}`;
   }
 
+  /** Frees the state (or, while an update runs on the pool, leaves it to the handle's finalizer). */
   dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
     this.binding.hashFree(this.#handle);
   }
 }

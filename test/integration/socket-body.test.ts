@@ -13,7 +13,9 @@ import { Client } from '../helpers/client.ts';
 import { blob } from '../helpers/content.ts';
 import { RawConnection, sleep } from '../helpers/http-wire.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { createServer } from 'node:http';
 import { loadSendfile } from '../../src/platform/native.ts';
+import { socketBody, socketRecv } from '../../src/http/node-socket-body.ts';
 
 const MiB = 1024 * 1024;
 const built = loadSendfile({}).ok;
@@ -109,6 +111,49 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
     assert.equal((await c.req('GET', '/v2/')).status, 200, 'the server still serves');
   });
 
+  test('a large body pipelined behind a long download is answered and stored (node keeps reading it itself)', async () => {
+    const big = blob(12 * MiB);
+    assert.equal((await c.pushBlob('sock/pipe', big)).status, 201);
+    const b = blob(8 * MiB);
+    const conn = await RawConnection.open(port(reg));
+    conn.write(`GET /v2/sock/pipe/blobs/${big.digest} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    conn.write(`POST /v2/sock/pipe/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`);
+    conn.write(b.data);
+    assert.ok(await conn.until((t) => t.includes('HTTP/1.1 201 '), 20_000), 'the pipelined push was answered');
+    conn.destroy();
+    assert.equal((await c.req('HEAD', `/v2/sock/pipe/blobs/${b.digest}`)).status, 200);
+  });
+
+  test('a client resetting the connection at a read boundary does not take the server down', async () => {
+    let r = await c.req('POST', '/v2/sock/reset/blobs/uploads/');
+    const loc = r.headers.get('location')!;
+    for (const sent of [4 * MiB, 8 * MiB]) {
+      const conn = await RawConnection.open(port(reg));
+      conn.write(`PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${12 * MiB}\r\n\r\n`);
+      // Reset as soon as the bytes are handed over: the server may still be writing the last
+      // full read when its read ahead fails.
+      await new Promise<void>((resolve) => conn.socket.write(Buffer.alloc(sent, 1), () => resolve()));
+      conn.socket.resetAndDestroy();
+      await sleep(200);
+      r = await c.req('GET', '/v2/');
+      assert.equal(r.status, 200, `serving after a reset at ${sent} bytes`);
+    }
+  });
+
+  test('stopping the server with a body half sent closes that connection promptly', async () => {
+    const other = await startTestRegistry({ engine: 'node' });
+    const loc = (await new Client(other.url).req('POST', '/v2/sock/stop/blobs/uploads/')).headers.get('location')!;
+    const conn = await RawConnection.open(port(other));
+    conn.write(`PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${8 * MiB}\r\n\r\n`);
+    conn.write(Buffer.alloc(2 * MiB, 2));
+    await sleep(200);
+    const started = Date.now();
+    await other.stop();
+    assert.ok(await conn.until(() => false, 5000).then(() => conn.closed), 'the connection was closed');
+    assert.ok(Date.now() - started < 6000, `stop took ${Date.now() - started} ms`);
+    conn.destroy();
+  });
+
   test('SKIFF_SOCKET_BODY=off keeps large bodies on node\'s parser and the connection open', async () => {
     process.env.SKIFF_SOCKET_BODY = 'off';
     const off = await startTestRegistry({ engine: 'node' });
@@ -121,6 +166,43 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
       assert.equal(r.closed, false);
     } finally {
       await off.stop();
+    }
+  });
+});
+
+describe('the socket reader under a slow consumer', { skip: built ? false : 'the native addon is not built' }, () => {
+  test('a reset while the consumer still holds a chunk fails the body, with no unhandled rejection', async () => {
+    const recv = socketRecv(loadSendfile({}).ok ? (loadSendfile({}) as { binding: Parameters<typeof socketRecv>[0] }).binding : undefined);
+    const outcome: { error?: string } = {};
+    const server = createServer((req, res) => {
+      void (async () => {
+        const body = socketBody(req, res, recv, () => undefined)!;
+        try {
+          // A slow disk: the read ahead fails while this chunk is still being written.
+          for await (const chunk of body) await sleep(chunk.length >= MiB ? 300 : 0);
+        } catch (err) {
+          outcome.error = (err as Error).message;
+        }
+        res.end();
+      })();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', note);
+    try {
+      const conn = await RawConnection.open((server.address() as { port: number }).port);
+      conn.write(`PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: ${12 * MiB}\r\n\r\n`);
+      await new Promise<void>((resolve) => conn.socket.write(Buffer.alloc(8 * MiB, 1), () => resolve()));
+      await sleep(100);
+      conn.socket.resetAndDestroy();
+      for (let i = 0; i < 50 && outcome.error === undefined; i++) await sleep(50);
+      assert.ok(outcome.error, 'the body failed');
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', note);
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

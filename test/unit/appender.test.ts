@@ -42,10 +42,12 @@ function countingIo(claim?: Partial<{ memAlign: number; offsetAlign: number }>) 
 }
 
 /** Appends `data` in pieces of the given sizes (cycled), awaiting each as the upload path does. */
-async function appendIn(path: string, io: DirectIo | null, data: Buffer, sizes: number[], hasher: RunningHash | null = null): Promise<void> {
+async function appendIn(path: string, io: DirectIo | null, data: Buffer, sizes: number[], hasher: RunningHash | null = null, gaps = false): Promise<void> {
   const out = await Appender.open(path, io, hasher);
   let at = 0;
   for (let i = 0; at < data.length; i++) {
+    // As from a socket: the loop turns between pieces.
+    if (gaps) await new Promise((r) => setImmediate(r));
     const n = Math.min(sizes[i % sizes.length]!, data.length - at);
     // A fresh copy per piece, overwritten once taken: the appender must not keep a lent chunk.
     const piece = Buffer.from(data.subarray(at, at + n));
@@ -137,4 +139,77 @@ test('the running hash sees every byte in order, buffered and direct, on the eve
     assert.deepEqual(await readFile(file), Buffer.concat([head, data]));
   }
   assert.ok(c.seen.direct >= 2, 'the large appends went direct');
+});
+
+test('a hash that fails mid-append fails the append (no unhandled rejection) and keeps the file a prefix of what was sent', async (t) => {
+  const c = countingIo();
+  if (!c) return t.skip('the native addon is not built');
+  const file = await scratchFile(t);
+  await writeFile(file, '');
+  let fed = 0;
+  const failing: RunningHash = {
+    algorithm: 'sha256',
+    get size() {
+      return fed;
+    },
+    update(chunk) {
+      fed += chunk.length;
+      return fed > 5 * MiB ? Promise.reject(new Error('hash broke')) : Promise.resolve();
+    },
+    peek: () => null,
+    dispose: () => undefined,
+  };
+  const data = randomBytes(12 * MiB);
+  const unhandled: unknown[] = [];
+  const note = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', note);
+  try {
+    await assert.rejects(appendIn(file, c.io, data, [524_288], failing, true), /hash broke/);
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    process.off('unhandledRejection', note);
+  }
+  assert.deepEqual(unhandled, [], 'no promise was left rejected without a handler');
+  const stored = await readFile(file);
+  assert.ok(stored.equals(data.subarray(0, stored.length)), 'the file holds a prefix of the body');
+});
+
+test('a native hash disposed mid-append (a cancelled session) lets the append finish; its digest is then unknown', async (t) => {
+  const c = countingIo();
+  const native = nativeHasherFactory({});
+  if (!c || !native) return t.skip('the native addon is not built');
+  const file = await scratchFile(t);
+  await writeFile(file, '');
+  const hasher = native('sha256');
+  const data = randomBytes(9 * MiB);
+  const out = await Appender.open(file, c.io, hasher, data.length);
+  for (let at = 0; at < data.length; at += 524_288) {
+    await out.write(data.subarray(at, at + 524_288));
+    if (at === 3 * 524_288) hasher.dispose();
+  }
+  await out.finish();
+  assert.equal(hasher.peek(), null);
+  assert.deepEqual(await readFile(file), data);
+});
+
+test('a direct write that fails (EBADF here) fails the append and cuts the file back to what is known written', async (t) => {
+  const c = countingIo();
+  if (!c) return t.skip('the native addon is not built');
+  const file = await scratchFile(t);
+  await writeFile(file, '');
+  // A descriptor that cannot be written, passed off as a direct one.
+  const { openSync, closeSync } = await import('node:fs');
+  const readOnly = openSync(file, 'r');
+  const io: DirectIo = { open: () => ({ fd: readOnly, memAlign: 512, offsetAlign: 512 }), alignedBuffer: (size, align) => c.io.alignedBuffer(size, align) };
+  const data = randomBytes(10 * MiB);
+  await assert.rejects(appendIn(file, io, data, [524_288]), { code: 'EBADF' });
+  const stored = await readFile(file);
+  // Unknown length: the first DIRECT_AFTER bytes went buffered, the rest failed.
+  assert.ok(stored.length <= DIRECT_AFTER + 524_288, `${stored.length} bytes kept`);
+  assert.ok(stored.equals(data.subarray(0, stored.length)));
+  try {
+    closeSync(readOnly);
+  } catch {
+    // closed by the appender
+  }
 });

@@ -81,3 +81,22 @@ test('cancel ends a read in flight at once', { skip: !binding }, async () => {
     p.done();
   }
 });
+
+test('cancel ends a read in flight at once with data still coming', { skip: !binding }, async () => {
+  const p = await pair();
+  try {
+    // A steady trickle, 64 KiB a millisecond at most: data is coming when the cancel lands.
+    const chunk = Buffer.alloc(64 * 1024, 3);
+    const timer = setInterval(() => p.client.write(chunk), 1);
+    // More than will ever come before the cancel: the read can only end by it.
+    const reading = binding!.recv!(p.fd, Buffer.alloc(64 * 1024 * 1024), 64 * 1024 * 1024, 60_000);
+    setTimeout(() => binding!.recvCancel!(p.fd), 50);
+    const started = Date.now();
+    const r = await reading;
+    clearInterval(timer);
+    assert.ok(r.got < 64 * 1024 * 1024);
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    p.done();
+  }
+});

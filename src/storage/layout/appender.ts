@@ -43,6 +43,8 @@ export class Appender {
   /** Hash updates run one after another, in byte order. */
   #hashed: Promise<void> = Promise.resolve();
   #failure: unknown;
+  /** The first file offset a failed write may have left out (see `#cutBack`). */
+  #lostFrom: number | undefined;
 
   private constructor(
     private readonly fh: FileHandle,
@@ -81,6 +83,7 @@ export class Appender {
       } finally {
         await hashed;
       }
+      this.#rethrow();
       return;
     }
     const direct = this.#direct!;
@@ -90,7 +93,13 @@ export class Appender {
     if (misaligned !== 0) {
       at = Math.min(chunk.length, direct.offsetAlign - misaligned);
       const head = chunk.subarray(0, at);
-      await Promise.all([this.#hash(head), this.#buffered(head)]);
+      const hashed = this.#hash(head);
+      try {
+        await this.#buffered(head);
+      } finally {
+        await hashed;
+      }
+      this.#rethrow();
     }
     while (at < chunk.length) {
       const buf = await this.#bounceBuffer();
@@ -109,6 +118,10 @@ export class Appender {
   async finish(): Promise<void> {
     try {
       await this.#drain();
+    } catch (err) {
+      await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
+      await this.#cutBack();
+      throw err;
     } finally {
       await this.#close();
     }
@@ -126,6 +139,8 @@ export class Appender {
     } catch {
       // The caller is already failing with the first error.
     } finally {
+      await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
+      await this.#cutBack();
       await this.#close();
     }
   }
@@ -145,6 +160,16 @@ export class Appender {
       if (tail.length > 0) await this.#buffered(tail);
     }
     await this.#settle();
+  }
+
+  /**
+   * A write failed: the file is cut back to the first byte that did not make it, so a later
+   * write that did cannot leave a hole (the session's size must stay the offset of the next
+   * byte, and everything before it must be what was sent).
+   */
+  async #cutBack(): Promise<void> {
+    if (this.#lostFrom === undefined) return;
+    await this.fh.truncate(this.#lostFrom).catch(() => undefined);
   }
 
   async #close(): Promise<void> {
@@ -219,11 +244,18 @@ export class Appender {
     );
   }
 
-  /** Queues `data` for the running hash after everything before it; settles once it is hashed. */
+  /**
+   * Queues `data` for the running hash after everything before it; settles once it is hashed.
+   * Never rejects (a failure is kept for `#rethrow`): a queued step may have no listener yet.
+   */
   #hash(data: Buffer): Promise<void> {
     const hasher = this.hasher;
     if (!hasher) return Promise.resolve();
-    this.#hashed = this.#hashed.then(() => hasher.update(data));
+    this.#hashed = this.#hashed
+      .then(() => hasher.update(data))
+      .catch((err: unknown) => {
+        this.#failure ??= err;
+      });
     return this.#hashed;
   }
 
@@ -233,20 +265,33 @@ export class Appender {
     try {
       while (done < data.length && !this.#refused) done += await pwrite(fd, data, done, data.length - done, position + done);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw this.#lost(position + done, err);
       // Refused after all (or a short write left the offset unaligned): the rest of this
       // append goes through the page cache, this block included.
       this.#refused = true;
     }
-    while (done < data.length) done += (await this.fh.write(data, done, data.length - done, position + done)).bytesWritten;
+    await this.#bufferedAt(data.subarray(done), position + done);
   }
 
   async #buffered(data: Buffer): Promise<void> {
     const at = this.#offset;
     this.#offset += data.length;
-    for (let done = 0; done < data.length; ) {
-      done += (await this.fh.write(data, done, data.length - done, at + done)).bytesWritten;
+    await this.#bufferedAt(data, at);
+  }
+
+  async #bufferedAt(data: Buffer, position: number): Promise<void> {
+    let done = 0;
+    try {
+      while (done < data.length) done += (await this.fh.write(data, done, data.length - done, position + done)).bytesWritten;
+    } catch (err) {
+      throw this.#lost(position + done, err);
     }
+  }
+
+  /** Notes that bytes from `position` on may not be in the file; returns `err`. */
+  #lost(position: number, err: unknown): unknown {
+    this.#lostFrom = Math.min(this.#lostFrom ?? position, position);
+    return err;
   }
 
   async #settle(): Promise<void> {
