@@ -22,6 +22,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { IdlePool } from '../platform/idle-pool.ts';
 import type { SendfileBinding } from '../platform/native.ts';
 
 /** Bodies at least this large (by Content-Length) are read from the socket directly. */
@@ -36,11 +37,8 @@ const IDLE_MS = 60_000;
  */
 const DISCARD_MAX = 16 * 1024 * 1024;
 const DISCARD_IDLE_MS = 5_000;
-/** Idle read buffers kept for the next large body (8 MiB), and for how long. */
-const KEEP_BUFFERS = 2;
-const KEEP_MS = 15_000;
-const freeBuffers: Buffer[] = [];
-let expiry: NodeJS.Timeout | undefined;
+/** Idle read buffers kept for the next large body (8 MiB), for 15 s. */
+const readBuffers = new IdlePool(2, 15_000);
 
 type RawHandle = { fd?: number; reading?: boolean; readStop?(): number };
 type RawSocket = Socket & { _paused?: boolean; encrypted?: boolean; _handle?: RawHandle | null; _httpMessage?: unknown };
@@ -183,19 +181,9 @@ async function* readBody(
 }
 
 function takeBuffer(): Buffer {
-  return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
+  return readBuffers.take(() => Buffer.allocUnsafeSlow(READ_BYTES));
 }
 
-/** Keeps a few buffers for the next large body, and lets them go after a quiet spell (idle RSS). */
 function releaseBuffer(buf: Buffer): void {
-  if (freeBuffers.length >= KEEP_BUFFERS) return;
-  freeBuffers.push(buf);
-  if (expiry) expiry.refresh();
-  else {
-    expiry = setTimeout(() => {
-      freeBuffers.length = 0;
-      expiry = undefined;
-    }, KEEP_MS);
-    expiry.unref();
-  }
+  readBuffers.release(buf);
 }

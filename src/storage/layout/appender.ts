@@ -1,6 +1,7 @@
 import { close as closeFd, write as writeFd } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RunningHash } from '../../oci/index.ts';
+import { IdlePool } from '../../platform/idle-pool.ts';
 import type { DirectFile, DirectIo } from '../../platform/native.ts';
 
 /**
@@ -76,30 +77,14 @@ export class Appender {
   async write(chunk: Buffer): Promise<void> {
     this.#rethrow();
     this.#accepted += chunk.length;
-    if (this.#fill === 0 && !this.#startDirect()) {
-      const hashed = this.#hash(chunk);
-      try {
-        await this.#buffered(chunk);
-      } finally {
-        await hashed;
-      }
-      this.#rethrow();
-      return;
-    }
+    if (this.#fill === 0 && !this.#startDirect()) return this.#hashAndWrite(chunk);
     const direct = this.#direct!;
     let at = 0;
     // Up to the next aligned offset through the page cache (a partial block from before).
     const misaligned = this.#fill === 0 ? this.#offset % direct.offsetAlign : 0;
     if (misaligned !== 0) {
       at = Math.min(chunk.length, direct.offsetAlign - misaligned);
-      const head = chunk.subarray(0, at);
-      const hashed = this.#hash(head);
-      try {
-        await this.#buffered(head);
-      } finally {
-        await hashed;
-      }
-      this.#rethrow();
+      await this.#hashAndWrite(chunk.subarray(0, at));
     }
     while (at < chunk.length) {
       const buf = await this.#bounceBuffer();
@@ -273,6 +258,17 @@ export class Appender {
     await this.#bufferedAt(data.subarray(done), position + done);
   }
 
+  /** Hashes `data` and writes it at the end of the file through the page cache, both at once. */
+  async #hashAndWrite(data: Buffer): Promise<void> {
+    const hashed = this.#hash(data);
+    try {
+      await this.#buffered(data);
+    } finally {
+      await hashed;
+    }
+    this.#rethrow();
+  }
+
   async #buffered(data: Buffer): Promise<void> {
     const at = this.#offset;
     this.#offset += data.length;
@@ -327,29 +323,15 @@ const BOUNCE = 4 * 1024 * 1024;
 const HASH_STEP = 2 * 1024 * 1024;
 /** Bounce buffers are aligned to this; a file system that asks for more is written buffered. */
 const BOUNCE_ALIGN = 4096;
-/** Idle bounce buffers kept for the next large uploads, and for how long. */
-const KEEP_BOUNCE = 2;
-// Under the 20 s after which a large upload's memory is given back (platform/memory-trim.ts).
-const KEEP_MS = 15_000;
-const idle: Buffer[] = [];
-let expiry: NodeJS.Timeout | undefined;
+/** Idle bounce buffers kept for the next large uploads (8 MiB), for 15 s. */
+const bounces = new IdlePool(2, 15_000);
 
 function takeBounce(io: DirectIo): Buffer {
-  return idle.pop() ?? io.alignedBuffer(BOUNCE, BOUNCE_ALIGN);
+  return bounces.take(() => io.alignedBuffer(BOUNCE, BOUNCE_ALIGN));
 }
 
-/** Keeps a few buffers for the next upload, and lets them go after a quiet spell (idle RSS). */
 function releaseBounce(buf: Buffer): void {
-  if (idle.length >= KEEP_BOUNCE) return;
-  idle.push(buf);
-  if (expiry) expiry.refresh();
-  else {
-    expiry = setTimeout(() => {
-      idle.length = 0;
-      expiry = undefined;
-    }, KEEP_MS);
-    expiry.unref();
-  }
+  bounces.release(buf);
 }
 
 function pwrite(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
