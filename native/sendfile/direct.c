@@ -78,8 +78,9 @@ napi_value skiff_js_direct_open(napi_env env, napi_callback_info info) {
 }
 
 static void free_aligned(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
+  int64_t change;
+  /* hint carries the size, reported to V8 as external memory while the buffer lived. */
+  napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &change);
   free(data);
 }
 
@@ -99,10 +100,17 @@ napi_value skiff_js_aligned_buffer(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_value buf;
-  if (napi_create_external_buffer(env, size, mem, free_aligned, NULL, &buf) != napi_ok) {
+  if (napi_create_external_buffer(env, size, mem, free_aligned, (void *)(uintptr_t)size, &buf) != napi_ok) {
     free(mem);
     napi_throw_error(env, NULL, "could not wrap the aligned memory in a Buffer");
     return NULL;
   }
+  /*
+   * Counted against V8's heap limits, so that a dropped buffer is collected (and freed) as soon
+   * as its size warrants: unreported, 4 MiB buffers waited for an unrelated full collection,
+   * and eight pushes at once held 160-180 MiB.
+   */
+  int64_t total;
+  napi_adjust_external_memory(env, (int64_t)size, &total);
   return buf;
 }

@@ -15,7 +15,7 @@ import { RawConnection, sleep } from '../helpers/http-wire.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { createServer } from 'node:http';
 import { loadSendfile } from '../../src/platform/native.ts';
-import { socketBody, socketRecv } from '../../src/http/node-socket-body.ts';
+import { MAX_SOCKET_BODIES, socketBody, socketRecv } from '../../src/http/node-socket-body.ts';
 
 const MiB = 1024 * 1024;
 const built = loadSendfile({}).ok;
@@ -152,6 +152,32 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
     assert.ok(await conn.until(() => false, 5000).then(() => conn.closed), 'the connection was closed');
     assert.ok(Date.now() - started < 6000, `stop took ${Date.now() - started} ms`);
     conn.destroy();
+  });
+
+  test(`at most ${MAX_SOCKET_BODIES} bodies are read from the socket at once; the next takes node's parser`, async () => {
+    const n = MAX_SOCKET_BODIES + 1;
+    const blobs = Array.from({ length: n }, () => blob(3 * MiB));
+    const conns: RawConnection[] = [];
+    for (const b of blobs) {
+      const conn = await RawConnection.open(port(reg));
+      conn.write(`POST /v2/sock/cap/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`);
+      conn.write(b.data.subarray(0, MiB));
+      conns.push(conn);
+      // Each one is being read before the next arrives.
+      await sleep(150);
+    }
+    conns.forEach((conn, i) => conn.write(blobs[i]!.data.subarray(MiB)));
+    for (const conn of conns) assert.ok(await conn.until((t) => /\r\n\r\n/.test(t), 10_000));
+    const closing = conns.map((conn) => /\r\nConnection: close\r\n/i.test(conn.text));
+    assert.deepEqual(closing, [...Array(MAX_SOCKET_BODIES).fill(true), false]);
+    for (const conn of conns) {
+      assert.match(conn.text, /^HTTP\/1\.1 201 /);
+      conn.destroy();
+    }
+    // Places are given back: the next large body is read from the socket again.
+    const b = blob(2 * MiB);
+    const r = await rawRequest(port(reg), `POST /v2/sock/cap/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
+    assert.match(r.text, /\r\nConnection: close\r\n/i);
   });
 
   test('SKIFF_SOCKET_BODY=off keeps large bodies on node\'s parser and the connection open', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { StreamingHasher, type RunningHash } from '../../src/oci/index.ts';
 import { nativeDirectIo, type DirectIo } from '../../src/platform/native.ts';
 import { nativeHasherFactory } from '../../src/platform/native-hash.ts';
-import { Appender, DIRECT_AFTER } from '../../src/storage/layout/appender.ts';
+import { Appender, DIRECT_AFTER, MAX_DIRECT } from '../../src/storage/layout/appender.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const MiB = 1024 * 1024;
@@ -44,16 +44,22 @@ function countingIo(claim?: Partial<{ memAlign: number; offsetAlign: number }>) 
 /** Appends `data` in pieces of the given sizes (cycled), awaiting each as the upload path does. */
 async function appendIn(path: string, io: DirectIo | null, data: Buffer, sizes: number[], hasher: RunningHash | null = null, gaps = false): Promise<void> {
   const out = await Appender.open(path, io, hasher);
-  let at = 0;
-  for (let i = 0; at < data.length; i++) {
-    // As from a socket: the loop turns between pieces.
-    if (gaps) await new Promise((r) => setImmediate(r));
-    const n = Math.min(sizes[i % sizes.length]!, data.length - at);
-    // A fresh copy per piece, overwritten once taken: the appender must not keep a lent chunk.
-    const piece = Buffer.from(data.subarray(at, at + n));
-    await out.write(piece);
-    piece.fill(0xee);
-    at += n;
+  try {
+    let at = 0;
+    for (let i = 0; at < data.length; i++) {
+      // As from a socket: the loop turns between pieces.
+      if (gaps) await new Promise((r) => setImmediate(r));
+      const n = Math.min(sizes[i % sizes.length]!, data.length - at);
+      // A fresh copy per piece, overwritten once taken: the appender must not keep a lent chunk.
+      const piece = Buffer.from(data.subarray(at, at + n));
+      await out.write(piece);
+      piece.fill(0xee);
+      at += n;
+    }
+  } catch (err) {
+    // As the upload path does: what was taken is kept, and the file and its place are let go.
+    await out.abort();
+    throw err;
   }
   await out.finish();
 }
@@ -212,4 +218,24 @@ test('a direct write that fails (EBADF here) fails the append and cuts the file 
   } catch {
     // closed by the appender
   }
+});
+
+test('at most MAX_DIRECT appends go direct at once; the next writes buffered, and a finished one frees its place', async (t) => {
+  const c = countingIo();
+  if (!c) return t.skip('the native addon is not built');
+  const data = randomBytes(2 * MiB);
+  const files = await Promise.all(Array.from({ length: MAX_DIRECT + 1 }, () => scratchFile(t)));
+  for (const f of files) await writeFile(f, '');
+  const open = await Promise.all(files.map((f) => Appender.open(f, c.io, null, data.length)));
+  for (const out of open) await out.write(data.subarray(0, MiB));
+  assert.equal(c.seen.direct, MAX_DIRECT, 'the one past the limit did not open a direct descriptor');
+  for (const out of open) {
+    await out.write(data.subarray(MiB));
+    await out.finish();
+  }
+  for (const f of files) assert.deepEqual(await readFile(f), data);
+  const later = await scratchFile(t);
+  await writeFile(later, '');
+  await appendIn(later, c.io, data, [MiB]);
+  assert.equal(c.seen.direct, MAX_DIRECT + 1, 'places are given back when appends finish');
 });
