@@ -23,7 +23,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { IdlePool } from '../platform/idle-pool.ts';
-import type { SendfileBinding } from '../platform/native.ts';
+import type { SocketRecv } from '../platform/native.ts';
 
 /** Bodies at least this large (by Content-Length) are read from the socket directly. */
 export const SOCKET_BODY_MIN = 1024 * 1024;
@@ -48,13 +48,6 @@ const readBuffers = new IdlePool(2, 15_000);
 
 type RawHandle = { fd?: number; reading?: boolean; readStop?(): number };
 type RawSocket = Socket & { _paused?: boolean; encrypted?: boolean; _handle?: RawHandle | null; _httpMessage?: unknown };
-type SocketRecv = Required<Pick<SendfileBinding, 'recv' | 'recvCancel' | 'dup' | 'close'>>;
-
-/** The addon's socket reads, when it has them. */
-export function socketRecv(binding: SendfileBinding | undefined): SocketRecv | null {
-  return binding && typeof binding.recv === 'function' && typeof binding.recvCancel === 'function' ? (binding as SocketRecv) : null;
-}
-
 /**
  * The body of `req` read from its socket, or null when this request should take the ordinary
  * path: no addon, TLS, no Content-Length or a small one, a socket node no longer holds, or an
@@ -78,13 +71,14 @@ export function socketBody(req: IncomingMessage, res: ServerResponse, recv: Sock
   res.setHeader('Connection', 'close');
   // Counted until the body is done, or the reply closed if it is never read.
   socketBodiesNow++;
-  let counted = true;
-  const done = () => {
-    if (counted) socketBodiesNow--;
-    counted = false;
+  let held = true;
+  const release = () => {
+    if (held) socketBodiesNow--;
+    held = false;
+    socket.off('resume', keepStopped);
   };
-  res.once('close', done);
-  return readBody(req, socket, handle, length, recv, add, keepStopped, done);
+  res.once('close', release);
+  return readBody(req, handle, length, recv, add, release);
 }
 
 /** Stops node reading the socket; `_paused` keeps `req.read()` from starting it again. */
@@ -99,14 +93,13 @@ function stopReading(socket: RawSocket, handle: RawHandle): void {
 
 async function* readBody(
   req: IncomingMessage,
-  socket: RawSocket,
   handle: RawHandle,
   length: number,
   recv: SocketRecv,
   add: (n: number) => void,
-  keepStopped: () => void,
-  done: () => void,
+  release: () => void,
 ): AsyncGenerator<Buffer> {
+  const socket = req.socket as RawSocket;
   // This may run inside node's 'request' event, before the parser has handled the rest of the
   // socket read that held the headers: after one turn of the loop every body byte node read is
   // in `req` (and it reads no more).
@@ -190,10 +183,9 @@ async function* readBody(
       await reading.catch(() => undefined);
     }
     socket.off('close', cancel);
-    socket.off('resume', keepStopped);
     recv.close(own);
     for (const b of buffers) releaseBuffer(b);
-    done();
+    release();
   }
 }
 

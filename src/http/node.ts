@@ -20,8 +20,8 @@ import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFro
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import { streamToNode } from './node-stream.ts';
 import { requestBody } from './node-body.ts';
-import { socketBody, socketRecv } from './node-socket-body.ts';
-import { loadSendfile, type SendfileBinding } from '../platform/native.ts';
+import { socketBody } from './node-socket-body.ts';
+import { loadSendfile, nativeSocketRecv, type SendfileBinding, type SocketRecv } from '../platform/native.ts';
 
 /** Start a node:http(s) server. Resolves once listening. */
 export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> {
@@ -32,8 +32,9 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
   // Loaded at start, not at the first download, so the start log says how downloads leave.
   const sendfile = secure ? undefined : loadSendfile();
   const sender = sendfile?.ok ? sendfile.binding : undefined;
-  // Large bodies of known length are read from the socket directly (node-socket-body.ts).
-  const recv = secure || process.env.SKIFF_SOCKET_BODY?.trim().toLowerCase() === 'off' ? null : socketRecv(sender);
+  // Large bodies of known length are read from the socket directly (node-socket-body.ts);
+  // whatever SKIFF_SENDFILE says, which is about downloads.
+  const recv = secure ? null : nativeSocketRecv();
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -187,7 +188,7 @@ class NodeBodySource implements BodySource {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly recv: ReturnType<typeof socketRecv>,
+    private readonly recv: SocketRecv | null,
   ) {}
 
   body(opts?: BodyOptions): AsyncIterable<Buffer> {

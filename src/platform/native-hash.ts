@@ -51,8 +51,8 @@ export class NativeHasher implements RunningHash {
   }
 }
 
-/** Makes native hashers, or null without the addon (or `SKIFF_NATIVE_HASH=off`). */
-export function nativeHasherFactory(env: NodeJS.ProcessEnv = process.env): ((algorithm: Algorithm) => RunningHash) | null {
+/** A native hasher, or null without the addon (or with `SKIFF_NATIVE_HASH=off`). Loads the addon on first use. */
+export function nativeHasher(algorithm: Algorithm, env: NodeJS.ProcessEnv = process.env): RunningHash | null {
   const binding = nativeHashBinding(env);
-  return binding ? (algorithm) => new NativeHasher(binding, algorithm) : null;
+  return binding ? new NativeHasher(binding, algorithm) : null;
 }

@@ -166,6 +166,9 @@ export interface DirectIo {
   alignedBuffer(size: number, align: number): Buffer;
 }
 
+/** The addon's calls that read a request body from its socket (`native/sendfile/recv.c`). */
+export type SocketRecv = Required<Pick<SendfileBinding, 'recv' | 'recvCancel' | 'dup' | 'close'>>;
+
 /** What the addon offers for giving memory back (platform/memory-trim.ts). */
 export interface NativeMemory {
   /** malloc_trim(0): free C-heap pages back to the kernel. */
@@ -194,48 +197,47 @@ export function loadSendfile(env: NodeJS.ProcessEnv = process.env): SendfileLoad
   return sendfileCached;
 }
 
-let memoryCached: NativeMemory | null | undefined;
-
 /** The addon's memory calls, or null without the addon (or with one built before it had them). */
-export function nativeMemory(env: NodeJS.ProcessEnv = process.env): NativeMemory | null {
-  if (memoryCached === undefined) {
-    const b = addon(env);
-    memoryCached =
-      b && typeof b.trim === 'function' && typeof b.lowMemory === 'function' && typeof b.dropFilePages === 'function'
-        ? { trim: () => b.trim!(), lowMemory: () => b.lowMemory!(), dropFilePages: (path) => b.dropFilePages!(path) }
-        : null;
-  }
-  return memoryCached;
-}
-
-let directCached: DirectIo | null | undefined;
+export const nativeMemory = addonFeature<NativeMemory>((b) =>
+  b.trim && b.lowMemory && b.dropFilePages ? { trim: () => b.trim!(), lowMemory: () => b.lowMemory!(), dropFilePages: (path) => b.dropFilePages!(path) } : null,
+);
 
 /**
  * The addon's direct-I/O calls, or null without the addon (or with one built before them),
  * or with `SKIFF_DIRECT_IO=off` (uploads are then written through the page cache).
  */
-export function nativeDirectIo(env: NodeJS.ProcessEnv = process.env): DirectIo | null {
-  if (env.SKIFF_DIRECT_IO?.trim().toLowerCase() === 'off') return null;
-  if (directCached === undefined) {
-    const b = addon(env);
-    directCached =
-      b && typeof b.directOpen === 'function' && typeof b.alignedBuffer === 'function'
-        ? { open: (path) => b.directOpen!(path), alignedBuffer: (size, align) => b.alignedBuffer!(size, align) }
-        : null;
-  }
-  return directCached;
-}
-
-let hashCached: HashBinding | null | undefined;
+export const nativeDirectIo = switchable(
+  'SKIFF_DIRECT_IO',
+  addonFeature<DirectIo>((b) => (b.directOpen && b.alignedBuffer ? { open: (path) => b.directOpen!(path), alignedBuffer: (size, align) => b.alignedBuffer!(size, align) } : null)),
+);
 
 /** The addon's running digest, or null without the addon (or with `SKIFF_NATIVE_HASH=off`). */
-export function nativeHashBinding(env: NodeJS.ProcessEnv = process.env): HashBinding | null {
-  if (env.SKIFF_NATIVE_HASH?.trim().toLowerCase() === 'off') return null;
-  if (hashCached === undefined) {
-    const b = addon(env);
-    hashCached = b && b.hashCreate && b.hashUpdate && b.hashPeek && b.hashFree ? (b as HashBinding) : null;
-  }
-  return hashCached;
+export const nativeHashBinding = switchable(
+  'SKIFF_NATIVE_HASH',
+  addonFeature<HashBinding>((b) => (b.hashCreate && b.hashUpdate && b.hashPeek && b.hashFree ? (b as HashBinding) : null)),
+);
+
+/** The addon's socket reads (http/node-socket-body.ts), or null without them (or with `SKIFF_SOCKET_BODY=off`). */
+export const nativeSocketRecv = switchable(
+  'SKIFF_SOCKET_BODY',
+  addonFeature<SocketRecv>((b) => (b.recv && b.recvCancel ? (b as SocketRecv) : null)),
+);
+
+/** A feature of the addon, picked from it once (the first caller's environment decides). */
+function addonFeature<T>(pick: (b: SendfileBinding) => T | null): (env?: NodeJS.ProcessEnv) => T | null {
+  let cached: T | null | undefined;
+  return (env = process.env) => {
+    if (cached === undefined) {
+      const b = addon(env);
+      cached = b ? pick(b) : null;
+    }
+    return cached;
+  };
+}
+
+/** `feature`, unless the environment variable `name` says `off`. */
+function switchable<T>(name: string, feature: (env?: NodeJS.ProcessEnv) => T | null): (env?: NodeJS.ProcessEnv) => T | null {
+  return (env = process.env) => (env[name]?.trim().toLowerCase() === 'off' ? null : feature(env));
 }
 
 /**

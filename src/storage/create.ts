@@ -16,7 +16,7 @@ import { FreeSpaceWatcher } from '../platform/disk.ts';
 import { sharedHashThread } from '../platform/hash-thread.ts';
 import { sharedMemoryTrim } from '../platform/memory-trim.ts';
 import { nativeDirectIo } from '../platform/native.ts';
-import { nativeHasherFactory } from '../platform/native-hash.ts';
+import { nativeHasher } from '../platform/native-hash.ts';
 
 /** What the storage engine needs from the config (zot's `storage` section). */
 export interface StorageOptions {
@@ -52,7 +52,8 @@ const SHUTDOWN = 'shutdown';
  * reconciles it with the disk (fast when current) and must resolve before serving.
  */
 export function createStorage(opts: StorageOptions): Storage & { internals: StorageInternals } {
-  const layout = new Layout(opts.rootDirectory, { fsync: opts.commit }, nativeDirectIo());
+  // The addon's upload calls are looked up at the first append, not during start-up.
+  const layout = new Layout(opts.rootDirectory, { fsync: opts.commit }, () => nativeDirectIo());
   const index = RegistryIndex.open(layout.paths.stateDir());
   const locks = new KeyedMutex();
   const touches = new TouchLog();
@@ -67,7 +68,7 @@ export function createStorage(opts: StorageOptions): Storage & { internals: Stor
   return {
     manifests: new ManifestService(layout, index, locks, repos),
     blobs: new BlobService(layout, index, locks, repos, opts.dedupe, touches),
-    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space, { hashThread: sharedHashThread(), nativeHash: nativeHasherFactory(), memoryTrim }),
+    uploads: new UploadService(layout, index, locks, repos, opts.dedupe, touches, space, { hashThread: sharedHashThread(), nativeHash: (algorithm) => nativeHasher(algorithm), memoryTrim }),
     catalog: new CatalogService(index),
     internals,
     recordPull: (repo, digest) => index.recordPull(repo, digest),

@@ -31,7 +31,7 @@ export interface UploadHelpers {
    * Makes the running hash of a large upload off the event loop, in place (the addon's,
    * hashing on libuv's pool); absent, the hash thread, else the event loop.
    */
-  nativeHash?: ((algorithm: Algorithm) => RunningHash) | null;
+  nativeHash?: (algorithm: Algorithm) => RunningHash | null;
   /** Where large uploads are hashed when asked for (SKIFF_HASH_THREAD=on); absent, see nativeHash. */
   hashThread?: HashThread | null;
   /** Told when a large upload ends, to give the C heap back afterwards. */
@@ -194,8 +194,7 @@ export class UploadService implements UploadStore {
     let hasher = this.hashes.get(id) ?? null;
     if (!hasher && offset === 0) {
       const thread = large ? this.helpers.hashThread : null;
-      const native = large ? this.helpers.nativeHash : null;
-      hasher = thread ? thread.open('sha256') : native ? native('sha256') : new StreamingHasher('sha256');
+      hasher = thread ? thread.open('sha256') : ((large ? this.helpers.nativeHash?.('sha256') : null) ?? new StreamingHasher('sha256'));
       this.remember(id, hasher);
     }
     try {

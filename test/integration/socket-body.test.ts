@@ -14,8 +14,8 @@ import { blob } from '../helpers/content.ts';
 import { RawConnection, sleep } from '../helpers/http-wire.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { createServer } from 'node:http';
-import { loadSendfile } from '../../src/platform/native.ts';
-import { MAX_SOCKET_BODIES, socketBody, socketRecv } from '../../src/http/node-socket-body.ts';
+import { loadSendfile, nativeSocketRecv } from '../../src/platform/native.ts';
+import { MAX_SOCKET_BODIES, socketBody } from '../../src/http/node-socket-body.ts';
 
 const MiB = 1024 * 1024;
 const built = loadSendfile({}).ok;
@@ -180,6 +180,20 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
     assert.match(r.text, /\r\nConnection: close\r\n/i);
   });
 
+  test('SKIFF_SENDFILE=off (a switch about downloads) leaves large bodies read from the socket', async () => {
+    process.env.SKIFF_SENDFILE = 'off';
+    const other = await startTestRegistry({ engine: 'node' });
+    delete process.env.SKIFF_SENDFILE;
+    try {
+      const b = blob(3 * MiB);
+      const r = await rawRequest(port(other), `POST /v2/sock/nosendfile/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
+      assert.match(r.text, /^HTTP\/1\.1 201 /);
+      assert.match(r.text, /\r\nConnection: close\r\n/i);
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('SKIFF_SOCKET_BODY=off keeps large bodies on node\'s parser and the connection open', async () => {
     process.env.SKIFF_SOCKET_BODY = 'off';
     const off = await startTestRegistry({ engine: 'node' });
@@ -198,7 +212,7 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
 
 describe('the socket reader under a slow consumer', { skip: built ? false : 'the native addon is not built' }, () => {
   test('a reset while the consumer still holds a chunk fails the body, with no unhandled rejection', async () => {
-    const recv = socketRecv(loadSendfile({}).ok ? (loadSendfile({}) as { binding: Parameters<typeof socketRecv>[0] }).binding : undefined);
+    const recv = nativeSocketRecv({});
     const outcome: { error?: string } = {};
     const server = createServer((req, res) => {
       void (async () => {

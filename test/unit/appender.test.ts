@@ -10,10 +10,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamingHasher, type RunningHash } from '../../src/oci/index.ts';
-import { nativeDirectIo, type DirectIo } from '../../src/platform/native.ts';
-import { nativeHasherFactory } from '../../src/platform/native-hash.ts';
+import { nativeDirectIo, nativeHashBinding, type DirectIo } from '../../src/platform/native.ts';
+import { nativeHasher } from '../../src/platform/native-hash.ts';
 import { Appender, DIRECT_AFTER, MAX_DIRECT } from '../../src/storage/layout/appender.ts';
 import { tempDir } from '../helpers/tmp.ts';
+
+
+/** Makes native hashers, or null when the addon has none. */
+function hasherMaker(): ((algorithm: 'sha256' | 'sha512') => RunningHash) | null {
+  return nativeHashBinding({}) ? (algorithm) => nativeHasher(algorithm, {})! : null;
+}
 
 const MiB = 1024 * 1024;
 
@@ -127,7 +133,7 @@ test('an append that fails midway leaves exactly the bytes taken before the fail
 
 test('the running hash sees every byte in order, buffered and direct, on the event loop and natively', async (t) => {
   const c = countingIo();
-  const native = nativeHasherFactory({});
+  const native = hasherMaker();
   if (!c || !native) return t.skip('the native addon is not built');
   const head = randomBytes(777);
   const data = randomBytes(9 * MiB + 4097);
@@ -182,7 +188,7 @@ test('a hash that fails mid-append fails the append (no unhandled rejection) and
 
 test('a native hash disposed mid-append (a cancelled session) lets the append finish; its digest is then unknown', async (t) => {
   const c = countingIo();
-  const native = nativeHasherFactory({});
+  const native = hasherMaker();
   if (!c || !native) return t.skip('the native addon is not built');
   const file = await scratchFile(t);
   await writeFile(file, '');

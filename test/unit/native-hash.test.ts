@@ -7,11 +7,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { nativeHasherFactory } from '../../src/platform/native-hash.ts';
+import { nativeHasher } from '../../src/platform/native-hash.ts';
+import type { RunningHash } from '../../src/oci/index.ts';
 import { nativeHashBinding } from '../../src/platform/native.ts';
 
+
+/** Makes native hashers, or null when the addon has none. */
+function hasherMaker(): ((algorithm: 'sha256' | 'sha512') => RunningHash) | null {
+  return nativeHashBinding({}) ? (algorithm) => nativeHasher(algorithm, {})! : null;
+}
+
 test('native SHA-256 and SHA-512 match node:crypto, on the pool and inline, and peek goes on', async (t) => {
-  const make = nativeHasherFactory({});
+  const make = hasherMaker();
   if (!make) return t.skip('the native addon is not built');
   for (const algorithm of ['sha256', 'sha512'] as const) {
     const h = make(algorithm);
@@ -40,5 +47,5 @@ test('a second update while one runs on the pool is refused, and a freed hash sa
 });
 
 test('SKIFF_NATIVE_HASH=off turns the native hasher off', () => {
-  assert.equal(nativeHasherFactory({ SKIFF_NATIVE_HASH: 'off' }), null);
+  assert.equal(nativeHasher('sha256', { SKIFF_NATIVE_HASH: 'off' }), null);
 });

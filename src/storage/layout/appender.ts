@@ -44,7 +44,7 @@ export class Appender {
   /** Hash updates run one after another, in byte order. */
   #hashed: Promise<void> = Promise.resolve();
   #failure: unknown;
-  /** The first file offset a failed write may have left out (see `#cutBack`). */
+  /** The first file offset a failed write may have left out (see `#close`). */
   #lostFrom: number | undefined;
 
   private constructor(
@@ -103,10 +103,6 @@ export class Appender {
   async finish(): Promise<void> {
     try {
       await this.#drain();
-    } catch (err) {
-      await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
-      await this.#cutBack();
-      throw err;
     } finally {
       await this.#close();
     }
@@ -124,8 +120,6 @@ export class Appender {
     } catch {
       // The caller is already failing with the first error.
     } finally {
-      await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
-      await this.#cutBack();
       await this.#close();
     }
   }
@@ -148,17 +142,14 @@ export class Appender {
   }
 
   /**
-   * A write failed: the file is cut back to the first byte that did not make it, so a later
-   * write that did cannot leave a hole (the session's size must stay the offset of the next
-   * byte, and everything before it must be what was sent).
+   * Waits for every hash and write, then closes. After a failed write the file is first cut
+   * back to the first byte that may be missing, so a later write that did land cannot leave a
+   * hole (the session's size must stay the offset of the next byte, and everything before it
+   * must be what was sent).
    */
-  async #cutBack(): Promise<void> {
-    if (this.#lostFrom === undefined) return;
-    await this.fh.truncate(this.#lostFrom).catch(() => undefined);
-  }
-
   async #close(): Promise<void> {
     await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
+    if (this.#lostFrom !== undefined) await this.fh.truncate(this.#lostFrom).catch(() => undefined);
     for (const b of this.#bounce.splice(0)) releaseBounce(b);
     const direct = this.#direct;
     this.#direct = null;

@@ -19,8 +19,8 @@ export class Layout {
   readonly uploads: UploadFiles;
   readonly repos: RepoFiles;
 
-  /** `directIo`: O_DIRECT writes for large uploads (the addon's; null writes through the page cache). */
-  constructor(root: string, policy: SyncPolicy, directIo: DirectIo | null = null) {
+  /** `directIo`: O_DIRECT writes for large uploads (the addon's; null writes through the page cache), asked at each append. */
+  constructor(root: string, policy: SyncPolicy, directIo: () => DirectIo | null = () => null) {
     this.paths = new LayoutPaths(root);
     this.blobs = new BlobFiles(this.paths, policy);
     this.uploads = new UploadFiles(this.paths, directIo);

@@ -12,10 +12,10 @@ import { Appender } from './appender.ts';
  * is lost, and is rebuilt from the file when needed).
  */
 export class UploadFiles {
-  /** `directIo`: the addon's O_DIRECT calls for large appends (see appender.ts), null for none. */
+  /** `directIo`: the addon's O_DIRECT calls for large appends (see appender.ts), null for none; asked at each append. */
   constructor(
     private readonly paths: LayoutPaths,
-    private readonly directIo: DirectIo | null = null,
+    private readonly directIo: () => DirectIo | null = () => null,
   ) {}
 
   path(repo: string, id: string): string {
@@ -50,7 +50,7 @@ export class UploadFiles {
    * returns or throws. Returns the bytes appended.
    */
   async append(repo: string, id: string, body: AsyncIterable<Buffer>, hasher: RunningHash | null, limit?: number): Promise<number> {
-    const out = await Appender.open(this.paths.upload(repo, id), this.directIo, hasher, limit);
+    const out = await Appender.open(this.paths.upload(repo, id), this.directIo(), hasher, limit);
     let written = 0;
     try {
       for await (const chunk of body) {
