@@ -180,33 +180,30 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
     assert.match(r.text, /\r\nConnection: close\r\n/i);
   });
 
-  test('SKIFF_SENDFILE=off (a switch about downloads) leaves large bodies read from the socket', async () => {
-    process.env.SKIFF_SENDFILE = 'off';
+  /** A 3 MiB monolithic push to a registry started with `name=off`; the raw reply. */
+  async function pushWithSwitchOff(name: string): Promise<{ text: string; closed: boolean }> {
+    process.env[name] = 'off';
     const other = await startTestRegistry({ engine: 'node' });
-    delete process.env.SKIFF_SENDFILE;
+    delete process.env[name];
     try {
       const b = blob(3 * MiB);
-      const r = await rawRequest(port(other), `POST /v2/sock/nosendfile/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
-      assert.match(r.text, /^HTTP\/1\.1 201 /);
-      assert.match(r.text, /\r\nConnection: close\r\n/i);
+      return await rawRequest(port(other), `POST /v2/sock/off/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
     } finally {
       await other.stop();
     }
+  }
+
+  test('SKIFF_SENDFILE=off (a switch about downloads) leaves large bodies read from the socket', async () => {
+    const r = await pushWithSwitchOff('SKIFF_SENDFILE');
+    assert.match(r.text, /^HTTP\/1\.1 201 /);
+    assert.match(r.text, /\r\nConnection: close\r\n/i);
   });
 
   test('SKIFF_SOCKET_BODY=off keeps large bodies on node\'s parser and the connection open', async () => {
-    process.env.SKIFF_SOCKET_BODY = 'off';
-    const off = await startTestRegistry({ engine: 'node' });
-    delete process.env.SKIFF_SOCKET_BODY;
-    try {
-      const b = blob(3 * MiB);
-      const r = await rawRequest(port(off), `POST /v2/sock/off/blobs/uploads/?digest=${b.digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.data.length}\r\n\r\n`, b.data);
-      assert.match(r.text, /^HTTP\/1\.1 201 /);
-      assert.doesNotMatch(r.text, /\r\nConnection: close\r\n/i);
-      assert.equal(r.closed, false);
-    } finally {
-      await off.stop();
-    }
+    const r = await pushWithSwitchOff('SKIFF_SOCKET_BODY');
+    assert.match(r.text, /^HTTP\/1\.1 201 /);
+    assert.doesNotMatch(r.text, /\r\nConnection: close\r\n/i);
+    assert.equal(r.closed, false);
   });
 });
 
