@@ -20,7 +20,7 @@ import { createContext, createDispatcher, errorReply, isStreamBody, requestIdFro
 import { abortError, waitForDrain, type InFlight } from './lifecycle.ts';
 import { streamToNode } from './node-stream.ts';
 import { requestBody } from './node-body.ts';
-import { socketBody } from './node-socket-body.ts';
+import { socketBody, type SocketBody } from './node-socket-body.ts';
 import { loadSendfile, nativeSocketRecv, type SendfileBinding, type SocketRecv } from '../platform/native.ts';
 
 /** Start a node:http(s) server. Resolves once listening. */
@@ -46,14 +46,15 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
     });
     const captured = capture(req, secure);
     const id = requestIdFrom(captured.headers['x-request-id']);
-    const ctx = createContext(captured, id, controller, new NodeBodySource(req, res, recv));
+    const source = new NodeBodySource(req, res, recv);
+    const ctx = createContext(captured, id, controller, source);
     inflight.count++;
-    void serve(req, res, ctx, captured.method, controller, started);
+    void serve(req, res, ctx, source, captured.method, controller, started);
   };
 
   // One async function per request with its own try/finally: a `.catch().finally()` chain
   // on top cost two more promises per request.
-  const serve = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, method: string, controller: LazyAbort, started: number) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, source: NodeBodySource, method: string, controller: LazyAbort, started: number) => {
     try {
       const { reply, routeName } = await dispatch(ctx);
       let wire: WireReply;
@@ -63,7 +64,10 @@ export async function startNodeServer(opts: ServerOptions): Promise<HttpServer> 
         safely(() => hooks.onUnexpectedError?.(ctx, err));
         wire = toWireReply(method, errorReply(err), ctx.id);
       }
-      // Drain an unread body so the parser reaches the next request.
+      // Drain an unread body so the parser reaches the next request (or, read from the socket
+      // directly, so the client reads the reply rather than a reset).
+      const dropping = source.dropUnread();
+      if (dropping) await dropping;
       if (!req.complete) req.resume();
       let bytesSent = 0;
       if (!controller.aborted) {
@@ -184,6 +188,7 @@ function capture(req: IncomingMessage, secure: boolean): CapturedRequest {
 class NodeBodySource implements BodySource {
   #taken = false;
   #received = 0;
+  #socketBody: SocketBody | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -197,9 +202,15 @@ class NodeBodySource implements BodySource {
     const add = (n: number) => (this.#received += n);
     // A large body a consumer lends from: from the socket directly, closing the connection after.
     const direct = opts?.lend ? socketBody(this.req, this.res, this.recv, add) : null;
+    this.#socketBody = direct ?? undefined;
     // Otherwise a handler that stops reading early must not kill the keep-alive socket: the
     // rest is discarded after the reply.
-    return direct ?? requestBody(this.req, add, opts?.lend);
+    return direct?.chunks ?? requestBody(this.req, add, opts?.lend);
+  }
+
+  /** Before the reply: a socket body the handler never read is read and dropped (see SocketBody). */
+  dropUnread(): Promise<void> | undefined {
+    return this.#socketBody?.dropUnread();
   }
 
   received(): number {

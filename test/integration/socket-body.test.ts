@@ -80,6 +80,25 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
     assert.ok(stored.equals(b.data));
   });
 
+  test('a large PATCH refused before its body is read (its range does not follow) gets its 416 reply, not a reset', async () => {
+    const b = blob(5 * MiB);
+    const r = await c.req('POST', '/v2/sock/refused/blobs/uploads/');
+    const loc = r.headers.get('location')!;
+    // Sent in one go, as clients do: the reply is ready while most of the body is on its way.
+    const conn = await RawConnection.open(port(reg));
+    conn.write(`PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Range: 100-${100 + b.data.length - 1}\r\nContent-Length: ${b.data.length}\r\n\r\n`);
+    conn.write(b.data);
+    assert.ok(await conn.until(() => conn.closed, 10_000), 'the server closed the connection');
+    assert.match(conn.text, /^HTTP\/1\.1 416 /);
+    assert.match(conn.text, /"code":"BLOB_UPLOAD_INVALID"|"code":"RANGE_INVALID"|"errors"/);
+    assert.equal(conn.error, undefined, 'no reset');
+    conn.destroy();
+    // The session is as it was: empty, and takes a PATCH from 0.
+    const status = await c.req('GET', loc);
+    assert.equal(status.status, 204);
+    assert.equal(status.headers.get('range'), '0-0');
+  });
+
   test('a body sent with chunked transfer encoding takes the ordinary path and keeps the connection', async () => {
     const b = blob(3 * MiB);
     const framed = [Buffer.from(`${b.data.length.toString(16)}\r\n`), b.data, Buffer.from('\r\n0\r\n\r\n')];
@@ -213,7 +232,7 @@ describe('the socket reader under a slow consumer', { skip: built ? false : 'the
     const outcome: { error?: string } = {};
     const server = createServer((req, res) => {
       void (async () => {
-        const body = socketBody(req, res, recv, () => undefined)!;
+        const body = socketBody(req, res, recv, () => undefined)!.chunks;
         try {
           // A slow disk: the read ahead fails while this chunk is still being written.
           for await (const chunk of body) await sleep(chunk.length >= MiB ? 300 : 0);
