@@ -15,6 +15,7 @@ declare -A PKG_FOR=(
   [openssl]=openssl
   [slapd]=slapd
   [ldapadd]=ldap-utils
+  [ss]=iproute2
 )
 
 missing=()

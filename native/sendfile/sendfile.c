@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "trim.h"
@@ -155,6 +156,25 @@ static napi_value js_dup(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * sendBuffer(fd, bytes): SO_SNDBUF on a socket (the kernel doubles it, and stops growing it
+ * by itself); true if the kernel took it. Why downloads set one: see node-sendfile.ts.
+ */
+static napi_value js_send_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, bytes;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &bytes) != napi_ok || bytes <= 0) {
+    napi_throw_type_error(env, NULL, "sendBuffer(fd, bytes) takes a descriptor and a positive size");
+    return NULL;
+  }
+  int ok = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) == 0;
+  napi_value result;
+  CHECK(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
 /* close(fd): for descriptors from dup() only. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   int32_t fd;
@@ -168,6 +188,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
     {"dup", NULL, js_dup, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"sendBuffer", NULL, js_send_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"trim", NULL, skiff_js_trim, NULL, NULL, NULL, napi_default, NULL},
     {"lowMemory", NULL, skiff_js_low_memory, NULL, NULL, NULL, napi_default, NULL},
     {"dropFilePages", NULL, skiff_js_drop_file_pages, NULL, NULL, NULL, napi_default, NULL},

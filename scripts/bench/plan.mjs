@@ -27,7 +27,7 @@ export const FULL = {
   concurrencies: [1, 16, 64],
   listConcurrency: 8,
   catalogN: 1000,
-  fanout: { clients: 32, blob: 16 * MiB, rounds: 3 },
+  fanout: { clients: 32, blob: 16 * MiB, rounds: 3, seconds: 3 },
   /** Mixed 75% pulls / 25% pushes per blob size (decimal MB, as zb), a fixed op count each. */
   mixed: { concurrency: 8, pullFraction: 0.75, pool: 4, sizes: [[1e6, 200], [10e6, 64], [100e6, 16]] },
 };
@@ -45,6 +45,6 @@ export const QUICK = {
   rateSeconds: 1,
   warmSeconds: 1,
   catalogN: 100,
-  fanout: { clients: 32, blob: 4 * MiB, rounds: 1 },
+  fanout: { clients: 32, blob: 4 * MiB, rounds: 1, seconds: 1 },
   mixed: { concurrency: 8, pullFraction: 0.75, pool: 2, sizes: [[1e6, 16], [10e6, 8], [100e6, 4]] },
 };

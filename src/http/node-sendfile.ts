@@ -23,6 +23,33 @@ const JOB_BYTES = 8 * 1024 * 1024;
 /** The piece written through node to start, and to wait for the socket to drain. */
 const PIECE_BYTES = 16 * 1024;
 
+/**
+ * The send buffer (SO_SNDBUF; the kernel doubles it) of a socket a blob is sent on while
+ * CROWD or more downloads are being sent: `SKIFF_SEND_BUFFER` bytes, 512 KiB by default, or
+ * `auto` (the kernel's own tuning, which grows it up to net.ipv4.tcp_wmem's maximum, 4 MiB
+ * here). Once set it stays for that connection.
+ *
+ * Why fixed and small when crowded: 32 clients pulling one 16 MiB blob over loopback (bench,
+ * hload) got 5,100-5,200 MiB/s with 512 KiB against 3,300-3,600 with the kernel's tuning
+ * (256 KiB: 5,900-6,100; 1 MiB: 4,500; 4 MiB: 2,900-3,100); less data waits in socket queues
+ * between the file and the clients. Why not alone: one client pulling 256 MiB got 2,700-3,200
+ * MiB/s with it against 4,100-4,400 without, as each socket-full costs a round trip through
+ * the event loop. The price: a crowded connection has at most about 1 MiB unacknowledged,
+ * one download then at most 1 MiB per round trip (400 Mbit/s at 20 ms; a LAN's round trip is
+ * well under 1 ms). A registry serving far clients can set `auto`.
+ */
+export function sendBufferBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SKIFF_SEND_BUFFER?.trim();
+  if (v === 'auto') return 0;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n > 0 && n <= MAX_SEND_BUFFER ? n : DEFAULT_SEND_BUFFER;
+}
+const DEFAULT_SEND_BUFFER = 512 * 1024;
+/** Downloads being sent (this one included) from which a new one gets the fixed send buffer. */
+export const CROWD = 4;
+let sending = 0;
+const MAX_SEND_BUFFER = 1024 * 1024 * 1024;
+
 type SendBody = StreamBody & { readonly stream: Required<Pick<StreamBody['stream'], 'readInto' | 'sendWith'>> & StreamBody['stream'] };
 
 /** What `sendfilePlan` found: the addon and the socket's descriptor. */
@@ -64,6 +91,10 @@ export async function pumpSendfile(res: ServerResponse, plan: SendfilePlan, p: {
   // A write that failed or was cut off: the client is gone (the socket may not say so yet).
   if (!(await writePiece())) return void res.destroy();
   const socket = binding.dup(plan.socketFd);
+  sending++;
+  // Read per download (a few hundred a second at most), so a test can change it.
+  const sendBuffer = sending >= CROWD ? sendBufferBytes() : 0;
+  if (sendBuffer > 0) binding.sendBuffer?.(socket, sendBuffer);
   try {
     while (p.sent < total && !res.destroyed) {
       let r;
@@ -79,6 +110,7 @@ export async function pumpSendfile(res: ServerResponse, plan: SendfilePlan, p: {
       if (p.sent < total && r.blocked && !(await writePiece())) return void res.destroy();
     }
   } finally {
+    sending--;
     binding.close(socket);
   }
 }

@@ -116,6 +116,8 @@ export interface SendfileBinding {
   /** A descriptor of the caller's own for the same socket (close-on-exec). */
   dup(fd: number): number;
   close(fd: number): void;
+  /** SO_SNDBUF on a socket; false if the kernel refused. Absent from builds before it. */
+  sendBuffer?(fd: number, bytes: number): boolean;
   /** malloc_trim(0) (`native/sendfile/trim.c`); false where the C library has none. Absent from builds before it. */
   trim?(): boolean;
   /** V8's LowMemoryNotification (`native/sendfile/memory.cc`). Absent from builds before it. */

@@ -12,9 +12,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer, type HttpServer, type Route, type StreamBody } from '../../src/http/index.ts';
 import { loadSendfile } from '../../src/platform/native.ts';
+import { sendBufferBytes } from '../../src/http/node-sendfile.ts';
 import { FileRange, type FileSender } from '../../src/storage/layout/file-range.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { sleep } from '../helpers/http-wire.ts';
@@ -227,5 +229,44 @@ describe('sendfile downloads on node:http', () => {
     } finally {
       copyAgent.destroy();
     }
+  });
+
+  it('sets the send buffer of a download socket: 256 KiB by default, SKIFF_SEND_BUFFER bytes when set (the kernel doubles it)', async () => {
+    /** The server side's send buffer (`tb` in ss's skmem) while a reader holds a download open. */
+    const sendBufferSeen = async (): Promise<number> => {
+      const sock = connect(server.port, '127.0.0.1');
+      await new Promise((resolve) => sock.once('connect', resolve));
+      const local = sock.localPort;
+      sock.pause();
+      sock.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n');
+      try {
+        for (let i = 0; i < 50; i++) {
+          await sleep(20);
+          const ss = spawnSync('ss', ['-tmnH', 'state', 'established', `( sport = :${server.port} and dport = :${local} )`], { encoding: 'utf8' });
+          const tb = /\btb(\d+)/.exec(ss.stdout);
+          if (tb && tally.blocked > 0) return Number(tb[1]);
+        }
+        throw new Error('no blocked download seen');
+      } finally {
+        sock.destroy();
+      }
+    };
+    assert.equal(await sendBufferSeen(), 2 * 256 * 1024);
+    process.env.SKIFF_SEND_BUFFER = String(MiB);
+    try {
+      assert.equal(await sendBufferSeen(), 2 * MiB);
+    } finally {
+      delete process.env.SKIFF_SEND_BUFFER;
+    }
+  });
+});
+
+describe('SKIFF_SEND_BUFFER', () => {
+  it('is 256 KiB unless set; auto leaves the kernel tuning; a bad value keeps the default', () => {
+    assert.equal(sendBufferBytes({}), 256 * 1024);
+    assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: '' }), 256 * 1024);
+    assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: 'auto' }), 0);
+    assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: '1048576' }), MiB);
+    for (const bad of ['0', '-5', '1.5', 'lots', '4294967296']) assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: bad }), 256 * 1024, bad);
   });
 });
