@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer, type HttpServer, type Route, type StreamBody } from '../../src/http/index.ts';
 import { loadSendfile } from '../../src/platform/native.ts';
-import { sendBufferBytes } from '../../src/http/node-sendfile.ts';
+import { CROWD, sendBufferBytes } from '../../src/http/node-sendfile.ts';
 import { FileRange, type FileSender } from '../../src/storage/layout/file-range.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { sleep } from '../helpers/http-wire.ts';
@@ -231,42 +231,48 @@ describe('sendfile downloads on node:http', () => {
     }
   });
 
-  it('sets the send buffer of a download socket: 256 KiB by default, SKIFF_SEND_BUFFER bytes when set (the kernel doubles it)', async () => {
-    /** The server side's send buffer (`tb` in ss's skmem) while a reader holds a download open. */
-    const sendBufferSeen = async (): Promise<number> => {
+  it(`sets a fixed send buffer from the ${CROWD}th download at once: 512 KiB by default, SKIFF_SEND_BUFFER bytes when set (the kernel doubles it)`, async () => {
+    /** Starts a download whose reader holds it open; resolves once it is blocked, with its server side's `tb` (ss's skmem). */
+    const held: ReturnType<typeof connect>[] = [];
+    const holdDownload = async (): Promise<number> => {
       const sock = connect(server.port, '127.0.0.1');
+      held.push(sock);
       await new Promise((resolve) => sock.once('connect', resolve));
       const local = sock.localPort;
       sock.pause();
+      const blockedBefore = tally.blocked;
       sock.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n');
-      try {
-        for (let i = 0; i < 50; i++) {
-          await sleep(20);
-          const ss = spawnSync('ss', ['-tmnH', 'state', 'established', `( sport = :${server.port} and dport = :${local} )`], { encoding: 'utf8' });
-          const tb = /\btb(\d+)/.exec(ss.stdout);
-          if (tb && tally.blocked > 0) return Number(tb[1]);
-        }
-        throw new Error('no blocked download seen');
-      } finally {
-        sock.destroy();
+      for (let i = 0; i < 100; i++) {
+        await sleep(20);
+        const ss = spawnSync('ss', ['-tmnH', 'state', 'established', `( sport = :${server.port} and dport = :${local} )`], { encoding: 'utf8' });
+        const tb = /\btb(\d+)/.exec(ss.stdout);
+        if (tb && tally.blocked > blockedBefore) return Number(tb[1]);
       }
+      throw new Error('no blocked download seen');
     };
-    assert.equal(await sendBufferSeen(), 2 * 256 * 1024);
-    process.env.SKIFF_SEND_BUFFER = String(MiB);
     try {
-      assert.equal(await sendBufferSeen(), 2 * MiB);
+      const alone = await holdDownload();
+      assert.notEqual(alone, 2 * 512 * 1024, 'a lone download keeps the kernel tuning');
+      for (let i = 2; i < CROWD; i++) await holdDownload();
+      assert.equal(await holdDownload(), 2 * 512 * 1024);
+      process.env.SKIFF_SEND_BUFFER = String(MiB);
+      try {
+        assert.equal(await holdDownload(), 2 * MiB);
+      } finally {
+        delete process.env.SKIFF_SEND_BUFFER;
+      }
     } finally {
-      delete process.env.SKIFF_SEND_BUFFER;
+      for (const sock of held) sock.destroy();
     }
   });
 });
 
 describe('SKIFF_SEND_BUFFER', () => {
-  it('is 256 KiB unless set; auto leaves the kernel tuning; a bad value keeps the default', () => {
-    assert.equal(sendBufferBytes({}), 256 * 1024);
-    assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: '' }), 256 * 1024);
+  it('is 512 KiB unless set; auto leaves the kernel tuning; a bad value keeps the default', () => {
+    assert.equal(sendBufferBytes({}), 512 * 1024);
+    assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: '' }), 512 * 1024);
     assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: 'auto' }), 0);
     assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: '1048576' }), MiB);
-    for (const bad of ['0', '-5', '1.5', 'lots', '4294967296']) assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: bad }), 256 * 1024, bad);
+    for (const bad of ['0', '-5', '1.5', 'lots', '4294967296']) assert.equal(sendBufferBytes({ SKIFF_SEND_BUFFER: bad }), 512 * 1024, bad);
   });
 });
