@@ -3,11 +3,10 @@
 // image together.
 //
 // The client: hload (the bench's C generator) keeps every connection pulling the blob again
-// and again for `plan.fanout.seconds`, reading into one 64 KiB buffer. The node raw-socket
-// client, which ran `plan.fanout.rounds` rounds of simultaneous pulls before, spent more CPU
-// per GiB than either server, on the same 2 cores, and a round lasted only 0.2-0.3 s; its
-// figures are kept as the second row, for comparison with earlier runs (and they are what the
-// row measures without hload).
+// and again for `plan.fanout.seconds`, reading into one 64 KiB buffer: a 3 s window, where the
+// node raw-socket client's rounds of simultaneous pulls last 0.2-0.3 s each and moved a lot
+// from round to round. Those rounds are kept as the second row, for comparison with earlier
+// runs (and they are what the row measures without hload).
 import { window } from '../proc.mjs';
 import { pool, pullBlob } from '../registry-client.mjs';
 import { generatorFor } from '../rate.mjs';
