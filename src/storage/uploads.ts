@@ -109,6 +109,8 @@ export class UploadService implements UploadStore {
         const written = await this.write(repo, id, offset, body, length);
         if (length !== undefined && written !== length) throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${length}`);
       }
+      // The session's file may still be open from its last chunk; it is about to move.
+      await this.layout.uploads.release(repo, id);
       const { got, size } = await this.digestOf(repo, id, want.algorithm);
       if (got !== want.value) {
         await this.layout.uploads.remove(repo, id);

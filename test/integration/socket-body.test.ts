@@ -8,7 +8,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.ts';
 import { blob } from '../helpers/content.ts';
@@ -41,6 +41,15 @@ async function counting<T>(f: () => Promise<T>): Promise<{ value: T; read: numbe
   const value = await f();
   const after = socketBodyStats();
   return { value, read: after.read - before.read, rejoined: after.rejoined - before.rejoined };
+}
+/** What this process holds open under `dir`. */
+async function openUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target.startsWith(`${dir}/`)) out.push(target);
+  }
+  return out;
 }
 /** The replies in `text` (status and head), in order; bodies are JSON or empty here. */
 const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
@@ -102,6 +111,8 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
     conn.destroy();
     const stored = await readFile(join(reg.root, 'sock/chunks/blobs', b.digest.replace(':', '/')));
     assert.ok(stored.equals(b.data));
+    // The session file, kept open from PATCH to PATCH, was closed when the PUT moved it.
+    assert.deepEqual(await openUnder(join(reg.root, 'sock/chunks')), []);
   });
 
   test('a large PATCH refused before its body is read (its range does not follow) gets its 416, and the connection goes on', async () => {

@@ -28,9 +28,12 @@ import type { DirectFile, DirectIo } from '../../platform/native.ts';
  */
 export class Appender {
   #offset: number;
+  readonly #ino: number;
   #accepted = 0;
   #direct: DirectFile | null = null;
   #directTried = false;
+  /** A direct descriptor kept from an earlier append (see ParkedFile), used once direct writes start. */
+  #parkedDirect: DirectFile | null;
   /** A direct write was refused: the bounce buffers are written buffered from then on. */
   #refused = false;
   #bounce: Buffer[] = [];
@@ -51,22 +54,30 @@ export class Appender {
     private readonly fh: FileHandle,
     private readonly path: string,
     size: number,
+    ino: number,
     private readonly io: DirectIo | null,
     private hasher: RunningHash | null,
     private readonly expected: number,
+    parkedDirect: DirectFile | null,
   ) {
     this.#offset = size;
+    this.#ino = ino;
+    this.#parkedDirect = parkedDirect;
   }
 
   /**
    * Opens `path` (which must exist) for appending; `io` null writes everything buffered.
    * `expected`: the bytes this append will bring when the request said so (Content-Length);
-   * more than DIRECT_AFTER goes direct from the first byte.
+   * more than DIRECT_AFTER goes direct from the first byte. `parked`: the descriptors an
+   * earlier append of this file left open (`finish(true)`), which the caller has checked
+   * still name `path` at the size they record; taken over, so nothing is opened.
    */
-  static async open(path: string, io: DirectIo | null, hasher: RunningHash | null = null, expected = 0): Promise<Appender> {
+  static async open(path: string, io: DirectIo | null, hasher: RunningHash | null = null, expected = 0, parked?: ParkedFile): Promise<Appender> {
+    if (parked) return new Appender(parked.fh, path, parked.size, parked.ino, io, hasher, expected, parked.direct);
     const fh = await open(path, 'r+');
     try {
-      return new Appender(fh, path, Number((await fh.stat()).size), io, hasher, expected);
+      const st = await fh.stat();
+      return new Appender(fh, path, Number(st.size), Number(st.ino), io, hasher, expected, null);
     } catch (err) {
       await fh.close();
       throw err;
@@ -100,12 +111,27 @@ export class Appender {
   }
 
   /** Hashes and writes what is still held, and closes the file. */
-  async finish(): Promise<void> {
+  async finish(): Promise<void>;
+  /**
+   * As finish(), but on success the file stays open and is returned, for the next append of
+   * the same file to take up (`open(..., parked)`); its bounce buffers are given back.
+   */
+  async finish(park: true): Promise<ParkedFile>;
+  async finish(park = false): Promise<ParkedFile | void> {
     try {
       await this.#drain();
-    } finally {
+    } catch (err) {
       await this.#close();
+      throw err;
     }
+    if (!park) return this.#close();
+    await this.#settleAll();
+    this.#releaseBounces();
+    // A descriptor the kernel refused direct writes on is not worth keeping.
+    const direct = this.#refused ? this.#closeDirect() : (this.#direct ?? this.#parkedDirect);
+    this.#direct = null;
+    this.#parkedDirect = null;
+    return { fh: this.fh, direct: await direct, size: this.#offset, ino: this.#ino };
   }
 
   /**
@@ -148,16 +174,28 @@ export class Appender {
    * must be what was sent).
    */
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
+    await this.#settleAll();
     if (this.#lostFrom !== undefined) await this.fh.truncate(this.#lostFrom).catch(() => undefined);
-    for (const b of this.#bounce.splice(0)) releaseBounce(b);
-    const direct = this.#direct;
-    this.#direct = null;
-    if (direct) {
-      directNow--;
-      await new Promise<void>((resolve) => closeFd(direct.fd, () => resolve()));
-    }
+    this.#releaseBounces();
+    await this.#closeDirect();
     await this.fh.close();
+  }
+
+  async #settleAll(): Promise<void> {
+    await Promise.allSettled([...this.#inflight.filter((p) => p !== null), this.#hashed]);
+  }
+
+  /** Gives the bounce buffers back; direct writes stop counting against MAX_DIRECT. */
+  #releaseBounces(): void {
+    if (this.#bounce.length > 0) directNow--;
+    for (const b of this.#bounce.splice(0)) releaseBounce(b);
+  }
+
+  async #closeDirect(): Promise<null> {
+    for (const d of [this.#direct, this.#parkedDirect]) if (d) await closeDirectFile(d);
+    this.#direct = null;
+    this.#parkedDirect = null;
+    return null;
   }
 
   /** Whether direct writes are on (switching them on past DIRECT_AFTER bytes). */
@@ -167,7 +205,8 @@ export class Appender {
     this.#directTried = true;
     // Past MAX_DIRECT uploads at once the rest write buffered: 8 MiB of bounce buffers each.
     if (directNow >= MAX_DIRECT) return false;
-    const direct = this.io.open(this.path);
+    const direct = this.#parkedDirect ?? this.io.open(this.path);
+    this.#parkedDirect = null;
     if (!direct) return false;
     if (direct.memAlign > BOUNCE_ALIGN || direct.offsetAlign > BOUNCE_ALIGN) {
       closeFd(direct.fd, () => undefined);
@@ -300,6 +339,28 @@ export class Appender {
   #rethrow(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
+}
+
+/**
+ * An upload file left open by `finish(true)` for the next append to it: its descriptors, its
+ * size then (the offset of the next byte) and its inode, by which the caller checks that the
+ * path still names it. Nothing is held in memory for it: every byte taken was written.
+ */
+export interface ParkedFile {
+  readonly fh: FileHandle;
+  readonly direct: DirectFile | null;
+  readonly size: number;
+  readonly ino: number;
+}
+
+/** Closes a parked file's descriptors. */
+export async function closeParked(p: ParkedFile): Promise<void> {
+  if (p.direct) await closeDirectFile(p.direct);
+  await p.fh.close().catch(() => undefined);
+}
+
+function closeDirectFile(d: DirectFile): Promise<void> {
+  return new Promise<void>((resolve) => closeFd(d.fd, () => resolve()));
 }
 
 /** Bytes of an append written buffered before direct writes are tried. */
