@@ -289,6 +289,44 @@ describe('large bodies read from the socket (node:http)', { skip: built ? false 
 });
 
 describe('the socket reader on a bare node server', { skip: built ? false : 'the native addon is not built' }, () => {
+  test('node\'s parser skips a body read past it without delivering it, and the connection takes the next request', async () => {
+    const recv = nativeSocketRecv({});
+    const seen: { got: number; pushed: number }[] = [];
+    const server = createServer((req, res) => {
+      // What node's parser hands the request (its own early bytes, and anything else).
+      let pushed = 0;
+      const push = req.push.bind(req);
+      req.push = (chunk: Buffer | null) => {
+        if (chunk) pushed += chunk.length;
+        return push(chunk);
+      };
+      void (async () => {
+        let got = 0;
+        const body = socketBody(req, res, recv, () => undefined);
+        for await (const chunk of body ? body.chunks : req) got += (chunk as Buffer).length;
+        seen.push({ got, pushed });
+        res.end('ok');
+      })();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const conn = await RawConnection.open((server.address() as { port: number }).port);
+      for (const size of [4 * MiB, 3 * MiB]) {
+        conn.write(`PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+        conn.write(Buffer.alloc(size, 7));
+        assert.ok(await conn.until((t) => t.endsWith('\r\n\r\nok'), 5000), `reply to the ${size}-byte body`);
+        assert.doesNotMatch(conn.consume(), /\r\nConnection: close\r\n/i);
+      }
+      assert.equal(conn.closed, false);
+      assert.deepEqual(seen.map((s) => s.got), [4 * MiB, 3 * MiB]);
+      for (const s of seen) assert.ok(s.pushed < MiB, `node delivered ${s.pushed} bytes itself (only what it read before the handler ran)`);
+      conn.destroy();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   test('a reply whose head went out before the body was read closes the connection', async () => {
     const recv = nativeSocketRecv({});
     const server = createServer((req, res) => {
