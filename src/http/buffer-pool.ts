@@ -6,8 +6,8 @@
  * keeps freed chunks resident, and the external memory drove extra mark-compacts).
  * Here at most `max` buffers ever exist; they are allocated on first use and then kept,
  * so a burst of downloads costs `max × size` bytes once and no allocation per chunk.
- * A response that finds none free waits its turn (first come, first served); the
- * writer never holds a pooled buffer while waiting on a slow socket (see uws-stream.ts),
+ * A response that finds none free waits its turn (first come, first served); writers
+ * waiting on slow sockets hold at most half the buffers (pooled-reads.ts, uws-stream.ts),
  * so waits are as short as a file read plus a socket send.
  */
 export class BufferPool {

@@ -30,6 +30,13 @@ export interface ChunkSource {
   /** Ends the loan of the last chunk early: the caller keeps a copy of what it needs. */
   release(): void;
   /**
+   * The caller is about to wait on a slow socket with part of the last chunk unsent. True:
+   * it may keep the loan meanwhile (until the next `next`, `release` or `close`). False:
+   * too many pooled buffers are held that way already, so it copies what it needs and
+   * calls `release`.
+   */
+  hold(): boolean;
+  /**
    * Takes over the loan of the last chunk, so `next` does not end it: for a writer that
    * queues several chunks (node:http). The caller ends it with `done` once the chunk is
    * written, or `forget` when something (a socket write still pending) keeps the buffer,
@@ -66,6 +73,10 @@ class IteratedChunks implements ChunkSource {
 
   /** Iterated chunks are the caller's to keep. */
   release(): void {}
+
+  hold(): boolean {
+    return true;
+  }
 
   keep(): ChunkLoan {
     return { done: () => undefined, forget: () => undefined };

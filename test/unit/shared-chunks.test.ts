@@ -4,6 +4,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chunkSource, CHUNK_SIZE } from '../../src/http/chunk-source.ts';
 import { BufferPool } from '../../src/http/buffer-pool.ts';
+import { heldBuffers } from '../../src/http/pooled-reads.ts';
 import type { StreamBody } from '../../src/http/types.ts';
 
 /** A readInto source over `data`, like a blob's FileRange, counting the reads it serves. */
@@ -118,4 +119,33 @@ test('a buffer given away by a slow write (forget) makes room for a download wai
   const c = await waiting;
   assert.equal(c.length, 16);
   assert.notEqual(c, a);
+});
+
+test('responses waiting on slow sockets hold at most half the pool; one shared chunk counts once', async () => {
+  const data = randomBytes(CHUNK_SIZE);
+  const counter = { reads: 0 };
+  // Five downloads of different content, each with its one chunk lent (5 of the 8 buffers).
+  const srcs = Array.from({ length: 5 }, () => chunkSource({ stream: source(data, counter), length: data.length }));
+  for (const s of srcs) assert.equal((await s.next(data.length))?.length, CHUNK_SIZE);
+  assert.deepEqual(srcs.map((s) => s.hold()), [true, true, true, true, false]);
+  assert.equal(heldBuffers(), 4);
+  assert.equal(srcs[0]!.hold(), true, 'a second hold of the same loan is not counted again');
+  assert.equal(heldBuffers(), 4);
+  srcs[0]!.release();
+  assert.equal(srcs[4]!.hold(), true, 'a released hold makes room');
+  for (const s of srcs) s.close(true);
+  assert.equal(heldBuffers(), 0, 'closing ends every hold');
+
+  // Two downloads of one blob lend the same shared chunk: holding it twice pins one buffer.
+  const a = chunkSource({ stream: source(data, counter), length: data.length, shareKey: 'sha256:held' });
+  const b = chunkSource({ stream: source(data, counter), length: data.length, shareKey: 'sha256:held' });
+  const [ca, cb] = await Promise.all([a.next(data.length), b.next(data.length)]);
+  assert.equal(ca!.buffer, cb!.buffer, 'the chunk is shared');
+  assert.ok(a.hold() && b.hold());
+  assert.equal(heldBuffers(), 1);
+  assert.equal(sha(cb!), sha(data), 'a held chunk keeps its bytes');
+  a.close(true);
+  assert.equal(heldBuffers(), 1, 'still held by the other download');
+  b.close(true);
+  assert.equal(heldBuffers(), 0);
 });
