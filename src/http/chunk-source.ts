@@ -37,6 +37,15 @@ export interface ChunkSource {
    */
   hold(): boolean;
   /**
+   * When `hold` said no: ends the loan of the last chunk but remembers where its bytes from
+   * `from` on are, to be read again by `again` once the caller's socket drains, so a slow
+   * client holds neither a pooled buffer nor a copy. False (loan kept) when this source
+   * cannot re-read.
+   */
+  letGo(from: number): boolean;
+  /** The bytes `letGo` let go, read again (or found in a shared chunk): the new loan. */
+  again(): Promise<Buffer>;
+  /**
    * Takes over the loan of the last chunk, so `next` does not end it: for a writer that
    * queues several chunks (node:http). The caller ends it with `done` once the chunk is
    * written, or `forget` when something (a socket write still pending) keeps the buffer,
@@ -76,6 +85,14 @@ class IteratedChunks implements ChunkSource {
 
   hold(): boolean {
     return true;
+  }
+
+  letGo(): boolean {
+    return false;
+  }
+
+  again(): Promise<Buffer> {
+    return Promise.reject(new Error('an iterated source cannot read again'));
   }
 
   keep(): ChunkLoan {

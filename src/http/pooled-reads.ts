@@ -52,8 +52,19 @@ interface Pending {
   length: number;
   read: Promise<number>;
   shared: SharedChunk | undefined;
+  /** Where the chunk's bytes start in the source (its `position`); NaN when it has none. */
+  at: number;
   /** `buf` is a private copy (see shed): nothing to give back. */
   private?: boolean;
+}
+
+/** The unsent end of a chunk let go (letGo), to be read again (again). */
+interface Tail {
+  at: number;
+  length: number;
+  /** The shared chunk it came from, which may still be held or idle, and its offset there. */
+  key: string | undefined;
+  from: number;
 }
 
 /** The chunks of a `readInto` body (see ChunkSource for the loan rules). */
@@ -68,6 +79,12 @@ export class PooledReads implements ChunkSource {
   #closed = false;
   /** The lent chunk is held (counted in `holds`). */
   #holding = false;
+  /** Bytes of the lent chunk. */
+  #lentBytes = 0;
+  /** Set by letGo, taken by again. */
+  #tail: Tail | undefined;
+  /** The source re-reads past bytes (readAt), so a slow response keeps none of them. */
+  readonly #rereads: boolean;
   readonly #stream: StreamBody['stream'];
   /** Set when chunks of this body may be shared with other downloads of the same content. */
   readonly #shareKey: string | undefined;
@@ -77,6 +94,8 @@ export class PooledReads implements ChunkSource {
     const s = body.stream;
     this.#shareKey = body.shareKey !== undefined && s.skip && s.position !== undefined ? body.shareKey : undefined;
     if (this.#shareKey !== undefined) shared.open(this.#shareKey);
+    this.#rereads = s.readAt !== undefined && s.keepOpen !== undefined && s.position !== undefined;
+    if (this.#rereads) s.keepOpen!();
   }
 
   async next(wanted: number): Promise<Buffer | null> {
@@ -103,6 +122,7 @@ export class PooledReads implements ChunkSource {
       if (!this.#tryStart(wanted - n - this.#claimed)) break;
     }
     this.#lent = pending;
+    this.#lentBytes = n;
     return n === pending.buf.length ? pending.buf : pending.buf.subarray(0, n);
   }
 
@@ -146,18 +166,20 @@ export class PooledReads implements ChunkSource {
   #join(key: string, length: number): boolean {
     const c = shared.acquire(key);
     if (!c) return false;
+    const at = this.#stream.position!;
     this.#stream.skip!(length);
     this.#claimed += length;
-    this.#ahead.push({ buf: c.buf, length, read: c.read, shared: c });
+    this.#ahead.push({ buf: c.buf, length, read: c.read, shared: c, at });
     return true;
   }
 
   #read(buf: Buffer, length: number, key: string | undefined): void {
     this.#claimed += length;
+    const at = this.#stream.position ?? NaN;
     const read = this.#stream.readInto!(limit(buf, length));
     // A failure is reported when this chunk is asked for; until then it must not go unhandled.
     read.catch(() => undefined);
-    this.#ahead.push({ buf, length, read, shared: key === undefined ? undefined : shared.add(this.#shareKey!, key, buf, length, read) });
+    this.#ahead.push({ buf, length, read, shared: key === undefined ? undefined : shared.add(this.#shareKey!, key, buf, length, read), at });
   }
 
   /** Gives a chunk's buffer back: to the shared chunks, or to the pool once its read is over. */
@@ -188,6 +210,38 @@ export class PooledReads implements ChunkSource {
     holds.set(p.buf, (n ?? 0) + 1);
     this.#holding = true;
     return true;
+  }
+
+  letGo(from: number): boolean {
+    const p = this.#lent;
+    if (!this.#rereads || !p || p.private || !(from < this.#lentBytes)) return false;
+    this.#tail = { at: p.at + from, length: this.#lentBytes - from, key: p.shared?.key, from };
+    this.release();
+    return true;
+  }
+
+  async again(): Promise<Buffer> {
+    const t = this.#tail;
+    this.#tail = undefined;
+    if (!t || this.#closed) throw new Error('nothing to read again');
+    // The chunk is often still in the shared cache: other downloads were at the same offset.
+    const c = t.key === undefined ? undefined : shared.acquire(t.key);
+    if (c) {
+      this.#lent = { buf: c.buf, length: c.length, read: c.read, shared: c, at: t.at - t.from };
+      this.#lentBytes = t.from + t.length;
+      await c.read; // a failed read stays lent: release (or close) hands it back
+      return c.buf.subarray(t.from, t.from + t.length);
+    }
+    const buf = await pool.take();
+    if (this.#closed) {
+      pool.give(buf);
+      throw new Error('download closed');
+    }
+    const read = this.#stream.readAt!(buf.subarray(0, t.length), t.at);
+    this.#lent = { buf, length: t.length, read, shared: undefined, at: t.at };
+    this.#lentBytes = t.length;
+    await read;
+    return buf.subarray(0, t.length);
   }
 
   #unhold(): void {
@@ -244,7 +298,8 @@ export class PooledReads implements ChunkSource {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#shareKey !== undefined) shared.close(this.#shareKey);
-    if (!completed) this.#stream.destroy?.();
+    // A source kept open for readAt closes only when told to.
+    if (!completed || this.#rereads) this.#stream.destroy?.();
     this.release();
     // A read in flight still writes into its buffer: it is pooled only once the read is over.
     this.#claimed = 0;

@@ -78,6 +78,14 @@ export interface StreamBody {
     /** Passes over the next `n` bytes without reading them. */
     skip?(n: number): void;
     /**
+     * Reads bytes at offset `at` (a `position` value already passed) again without moving
+     * `position`, after `keepOpen`: a response re-reads what its socket did not take
+     * rather than keep a copy while the client is slow.
+     */
+    readAt?(target: Buffer, at: number): Promise<number>;
+    /** The source stays readable by `readAt` past its end, until `destroy`. */
+    keepOpen?(): void;
+    /**
      * Hands the next bytes (up to `max`) to `send` as a file descriptor and position, for
      * sendfile(2); advances by what `send` moved. Not mixed with reads in flight.
      */

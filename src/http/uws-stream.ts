@@ -13,8 +13,9 @@
  * Where the chunks come from (chunk-source.ts): a source with `readInto` is read into
  * pooled buffers, the next chunk while the current one is being sent; any other source
  * is iterated. A pooled chunk the socket does not take at once is held while the socket
- * drains as long as few buffers are held that way (ChunkSource.hold), else its unsent
- * tail is copied out, so slow clients never hold more than half the pool.
+ * drains as long as few buffers are held that way (ChunkSource.hold); else its unsent
+ * bytes are let go and read again once the socket drains (a blob file), or copied out (a
+ * source that cannot re-read). So slow clients never hold more than half the pool.
  */
 import type { UwsResponse } from '../platform/native.ts';
 import type { StreamBody } from './types.ts';
@@ -121,26 +122,40 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
       // Never send more than announced: the connection would desync.
       const chunk = next.length > total - sent ? next.subarray(0, total - sent) : next;
       if (chunk.length === 0) continue;
-      w.chunk = chunk;
-      res.cork(write);
-      let done = w.done;
-      if (!w.ok && !done && !state.aborted) {
-        let rest = chunk;
-        let base = w.base;
-        let tail: Buffer | undefined;
-        if (source.lends && !source.hold()) {
-          // Slow readers already hold their share of the pool while their sockets drain:
-          // keep a copy of the unsent tail and give the buffer back.
-          const written = res.getWriteOffset() - w.base;
-          const unsent = chunk.subarray(written);
-          tail = unsent.length <= tails.size ? tails.tryTake() : undefined;
-          rest = tail ? tail.subarray(0, unsent.copy(tail)) : Buffer.from(unsent);
-          base += written;
-          source.release();
+      let piece = chunk;
+      let done = false;
+      for (;;) {
+        w.chunk = piece;
+        res.cork(write);
+        done = w.done;
+        if (w.ok || done || state.aborted) break;
+        if (!source.lends || source.hold()) {
+          done = await whenWritable(res, state, writable, piece, w.base, total);
+          break;
         }
+        const written = res.getWriteOffset() - w.base;
+        if (source.letGo(written)) {
+          // Nothing is kept while the socket drains: the unsent bytes are read again after.
+          if (!(await drained(state, writable))) break;
+          try {
+            piece = await source.again();
+          } catch (err) {
+            if (state.aborted) break;
+            return fail(res, state, toError(err), sent, headWritten);
+          }
+          if (state.aborted) break;
+          continue;
+        }
+        // Slow readers already hold their share of the pool and this source cannot read
+        // again: keep a copy of the unsent tail and give the buffer back.
+        const unsent = piece.subarray(written);
+        const tail = unsent.length <= tails.size ? tails.tryTake() : undefined;
+        const rest = tail ? tail.subarray(0, unsent.copy(tail)) : Buffer.from(unsent);
+        source.release();
         // uWS copies whatever it buffers, so the tail is free again once this resolves.
-        done = await whenWritable(res, state, writable, rest, base, total);
+        done = await whenWritable(res, state, writable, rest, w.base + written, total);
         if (tail) tails.give(tail);
+        break;
       }
       if (state.aborted) break;
       sent += chunk.length;
@@ -182,6 +197,23 @@ function whenWritable(
       });
       if (ok || done) settle(done);
       return ok;
+    };
+  });
+}
+
+/** Resolves true once the socket can take more (nothing written meanwhile), false on abort. */
+function drained(state: ResponseState, writable: { current?: (offset: number) => boolean }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const settle = (ok: boolean) => {
+      writable.current = undefined;
+      state.onAbort = undefined;
+      resolve(ok);
+    };
+    state.onAbort = () => settle(false);
+    // uWS asks for true when nothing was written, so it may drain what it buffered.
+    writable.current = () => {
+      settle(true);
+      return true;
     };
   });
 }

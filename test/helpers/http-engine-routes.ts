@@ -14,6 +14,8 @@ export const DIGEST = `sha256:${'a'.repeat(64)}`;
 /** What handlers observed, for assertions. */
 export class Probe {
   produced = 0;
+  /** Bytes read again by `readAt` (a reread download). */
+  reread = 0;
   downloadClosed = false;
   consumed = 0;
   uploadError: string | undefined;
@@ -30,6 +32,7 @@ export class Probe {
   }
   reset() {
     this.produced = 0;
+    this.reread = 0;
     this.downloadClosed = false;
     this.consumed = 0;
     this.uploadError = undefined;
@@ -76,7 +79,9 @@ export function routes(p: Probe, opts: { reuseDownloadBuffer?: boolean } = {}): 
       pattern: /^\/download-into$/,
       handler: (ctx) => {
         const total = Number(ctx.query.get('size') ?? BIG);
-        return { status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: { stream: fillSource(p, total), length: total } };
+        // `?reread=1`: the source can read past bytes again (readAt), as a blob file can.
+        const stream = fillSource(p, total, ctx.query.get('reread') !== null);
+        return { status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: { stream, length: total } };
       },
     },
     {
@@ -155,12 +160,25 @@ export function matchesPattern(chunk: Buffer, at: number): boolean {
  * `readInto` (each call is served after a tick, as a file read would be) or iterate.
  * Counts what was produced and records when it is destroyed or exhausted.
  */
-export function fillSource(p: Probe, total: number): AsyncIterable<Buffer> & { destroy(): void; readInto(target: Buffer): Promise<number> } {
+export function fillSource(
+  p: Probe,
+  total: number,
+  rereads = false,
+): AsyncIterable<Buffer> & { destroy(): void; readInto(target: Buffer): Promise<number>; readAt?(target: Buffer, at: number): Promise<number>; keepOpen?(): void; readonly position?: number } {
   let position = 0;
   let closed = false;
+  let keepOpen = false;
   const close = () => {
     closed = true;
     p.downloadClosed = true;
+  };
+  const fill = (target: Buffer, at: number, n: number) => {
+    for (let done = 0; done < n; ) {
+      const k = Math.min(n - done, 251 * 1000);
+      const from = (at + done) % 251;
+      PATTERN.copy(target, done, from, from + k);
+      done += k;
+    }
   };
   const readInto = async (target: Buffer): Promise<number> => {
     if (closed) throw new Error('source closed');
@@ -168,17 +186,30 @@ export function fillSource(p: Probe, total: number): AsyncIterable<Buffer> & { d
     const at = position;
     position += n;
     await sleep(0);
-    for (let done = 0; done < n; ) {
-      const k = Math.min(n - done, 251 * 1000);
-      const from = (at + done) % 251;
-      PATTERN.copy(target, done, from, from + k);
-      done += k;
-    }
+    fill(target, at, n);
     p.produced += n;
-    if (position === total) close();
+    if (position === total && !keepOpen) close();
     return n;
   };
-  return {
+  const extra = rereads
+    ? {
+        get position() {
+          return position;
+        },
+        keepOpen() {
+          keepOpen = true;
+        },
+        async readAt(target: Buffer, at: number) {
+          if (closed) throw new Error('source closed');
+          if (at + target.length > position) throw new RangeError('readAt past the bytes handed out');
+          await sleep(0);
+          fill(target, at, target.length);
+          p.reread += target.length;
+          return target.length;
+        },
+      }
+    : {};
+  const src = {
     readInto,
     destroy: close,
     async *[Symbol.asyncIterator]() {
@@ -188,4 +219,6 @@ export function fillSource(p: Probe, total: number): AsyncIterable<Buffer> & { d
       }
     },
   };
+  // Descriptors, not a spread: `position` must stay a live getter.
+  return Object.defineProperties(src, Object.getOwnPropertyDescriptors(extra));
 }

@@ -56,7 +56,11 @@ function fileRoutes(file: string, tally: Tally): Route[] {
         closeOnce();
       },
       [Symbol.asyncIterator]: () => range[Symbol.asyncIterator](),
+      keepOpen: () => range.keepOpen(),
+      readAt: (t: Buffer, at: number) => range.readAt(t, at),
     });
+    // The range's own getter: its private fields are not on the wrapper.
+    Object.defineProperty(stream, 'position', { get: () => range.position });
     return { stream, length: end - start + 1 };
   };
   return [

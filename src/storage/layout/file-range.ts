@@ -15,14 +15,18 @@ export type { FileSender, SendResult };
  * - iteration yields a new buffer per chunk, for consumers that keep chunks (node:http's
  *   write queue, hashing in scrub, export).
  *
- * The handle is closed exactly once: at the end of the range, on a read error, or on
- * `destroy()` (a client hanging up). The close waits for the reads in flight, so the
- * descriptor number cannot be reused under them.
+ * The handle is closed exactly once: at the end of the range (unless `keepOpen` was
+ * called), on a read error, or on `destroy()` (a client hanging up, or the consumer done).
+ * The close waits for the reads in flight, so the descriptor number cannot be reused
+ * under them.
  */
 export class FileRange implements AsyncIterable<Buffer> {
+  readonly #start: number;
   #position: number;
   #remaining: number;
   #closed = false;
+  /** Set by keepOpen: only destroy() closes the handle. */
+  #keepOpen = false;
   /** Reads in flight; the handle is closed only after them. */
   readonly #reading = new Set<Promise<void>>();
 
@@ -33,8 +37,43 @@ export class FileRange implements AsyncIterable<Buffer> {
     /** Chunk size of the iterator. */
     private readonly chunk: number,
   ) {
+    this.#start = start;
     this.#position = start;
     this.#remaining = length;
+  }
+
+  /**
+   * The range stays open past its end, so bytes already read can be read again (`readAt`),
+   * until `destroy()`: the consumer promises to call it.
+   */
+  keepOpen(): void {
+    this.#keepOpen = true;
+  }
+
+  /**
+   * Reads `target.length` bytes at file offset `at` again, bytes this range already handed
+   * out (read or skipped), without moving `position`: a response re-sends what its socket
+   * did not take instead of keeping a copy while the client is slow.
+   */
+  async readAt(target: Buffer, at: number): Promise<number> {
+    if (this.#closed) throw new Error('file range is closed');
+    if (at < this.#start || at + target.length > this.#position) {
+      throw new RangeError(`readAt ${at}+${target.length} is outside the bytes handed out (${this.#start}-${this.#position})`);
+    }
+    if (target.length === 0) return 0;
+    const read = this.#fill(target, target.length, at);
+    this.#reading.add(read);
+    try {
+      await read;
+    } finally {
+      this.#reading.delete(read);
+    }
+    return target.length;
+  }
+
+  /** At the end of the range with nothing in flight: close, unless kept open. */
+  #closeIfDone(): void {
+    if (this.#remaining === 0 && this.#reading.size === 0 && !this.#keepOpen) this.#close();
   }
 
   /** Bytes not read yet. */
@@ -53,7 +92,7 @@ export class FileRange implements AsyncIterable<Buffer> {
     const k = Math.min(n, this.#remaining);
     this.#position += k;
     this.#remaining -= k;
-    if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
+    this.#closeIfDone();
   }
 
   /**
@@ -66,7 +105,7 @@ export class FileRange implements AsyncIterable<Buffer> {
     if (this.#closed) throw new Error('file range is closed');
     const want = Math.min(target.length, this.#remaining);
     if (want === 0) {
-      this.#close();
+      if (!this.#keepOpen) this.#close();
       return 0;
     }
     const at = this.#position;
@@ -84,7 +123,7 @@ export class FileRange implements AsyncIterable<Buffer> {
     }
     // Destroyed while reading: the bytes in `target` are still good (the handle closes only
     // after reads in flight), and a shared chunk's other readers are waiting for them.
-    if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
+    this.#closeIfDone();
     return want;
   }
 
@@ -98,7 +137,7 @@ export class FileRange implements AsyncIterable<Buffer> {
     if (this.#closed) throw new Error('file range is closed');
     const want = Math.min(max, this.#remaining);
     if (want === 0) {
-      this.#close();
+      if (!this.#keepOpen) this.#close();
       return { sent: 0, blocked: false };
     }
     const op = send(this.fh.fd, this.#position, want);
@@ -116,7 +155,7 @@ export class FileRange implements AsyncIterable<Buffer> {
     const moved = Math.min(result.sent, this.#remaining);
     this.#position += moved;
     this.#remaining -= moved;
-    if (this.#remaining === 0 && this.#reading.size === 0) this.#close();
+    this.#closeIfDone();
     return result;
   }
 

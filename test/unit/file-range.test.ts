@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FileRange } from '../../src/storage/layout/file-range.ts';
+import { chunkSource, CHUNK_SIZE } from '../../src/http/chunk-source.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-file-range-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const data = randomBytes(CHUNK_SIZE * 3 + 999);
+const file = join(dir, 'blob');
+writeFileSync(file, data);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A FileRange over bytes [start, start+length) of the test file. */
+async function range(start = 0, length = data.length): Promise<FileRange> {
+  return new FileRange(await open(file, 'r'), start, length, CHUNK_SIZE);
+}
+
+/** True once reads on the range fail because its handle was closed. */
+async function closed(r: FileRange): Promise<boolean> {
+  return r.readAt(Buffer.alloc(1), 100).then(
+    () => false,
+    (err: Error) => /closed/.test(err.message),
+  );
+}
+
+test('a range closes itself at its end unless kept open; kept open, it reads past bytes again until destroyed', async () => {
+  const plain = await range(100, 5000);
+  assert.equal(await plain.readInto(Buffer.alloc(8000)), 5000);
+  assert.equal(await closed(plain), true, 'read to its end, the range closed itself');
+
+  const kept = await range(100, 5000);
+  kept.keepOpen();
+  const first = Buffer.alloc(8000);
+  assert.equal(await kept.readInto(first), 5000);
+  assert.equal(await kept.readInto(Buffer.alloc(10)), 0, 'the end reads as 0 bytes');
+  const again = Buffer.alloc(1200);
+  assert.equal(await kept.readAt(again, 3000), 1200);
+  assert.deepEqual(again, data.subarray(3000, 4200), 'the same bytes, by file offset');
+  assert.equal(kept.position, 5100, 'readAt does not move the position');
+  kept.destroy();
+  assert.equal(await closed(kept), true);
+});
+
+test('readAt refuses bytes the range has not handed out yet, or outside it', async () => {
+  const r = await range(1000, 20_000);
+  r.keepOpen();
+  await r.readInto(Buffer.alloc(4000));
+  r.skip(1000); // skipped bytes (a shared chunk's) count as handed out
+  assert.equal(await r.readAt(Buffer.alloc(5000), 1000), 5000);
+  await assert.rejects(r.readAt(Buffer.alloc(10), 5995), RangeError);
+  await assert.rejects(r.readAt(Buffer.alloc(10), 990), RangeError);
+  r.destroy();
+});
+
+test('a pooled download lets a chunk go and reads its unsent end again, from the file or a shared chunk', async () => {
+  // Alone: the bytes come from the file again, and the download continues in order.
+  const src = chunkSource({ stream: await range(), length: data.length });
+  const out: Buffer[] = [];
+  const first = await src.next(data.length);
+  out.push(Buffer.from(first!.subarray(0, 1000)));
+  assert.equal(src.letGo(1000), true);
+  await sleep(5);
+  out.push(Buffer.from((await src.again())!));
+  for (let got = CHUNK_SIZE; got < data.length; ) {
+    const c = await src.next(data.length - got);
+    out.push(Buffer.from(c!));
+    got += c!.length;
+  }
+  src.close(true);
+  assert.equal(sha(Buffer.concat(out)), sha(data));
+
+  // Two downloads of one blob: the second lets go of a chunk the first still uses, and
+  // gets it back from the shared chunk (same buffer), not from a new read.
+  const body = async () => ({ stream: await range(), length: data.length, shareKey: 'sha256:file-range-test' });
+  const a = chunkSource(await body());
+  const b = chunkSource(await body());
+  const [ca, cb] = await Promise.all([a.next(data.length), b.next(data.length)]);
+  assert.equal(ca!.buffer, cb!.buffer, 'the chunk is shared');
+  assert.equal(b.letGo(CHUNK_SIZE - 10), true);
+  const tail = await b.again();
+  assert.equal(tail.buffer, ca!.buffer, 'found in the shared chunk');
+  assert.deepEqual(tail, data.subarray(CHUNK_SIZE - 10, CHUNK_SIZE));
+  a.close(true);
+  b.close(true);
+});
+
+test('a source that cannot read again keeps its loan', async () => {
+  const src = chunkSource({ stream: (async function* () { yield data; })(), length: data.length });
+  assert.equal((await src.next(data.length))!.length, data.length);
+  assert.equal(src.letGo(10), false);
+  src.close(true);
+});
