@@ -2,7 +2,7 @@
  * Blob downloads on node:http with sendfile(2): the file's pages go from the page cache to
  * the socket without passing through JavaScript (the reference registry, in Go, does the
  * same). Copying each chunk through user space cost a read copy and a send copy on the
- * event loop; see the README's performance section for the figures.
+ * event loop; scripts/bench/HISTORY.md has the figures.
  *
  * How it shares the socket with node: the headers and the first piece of the body go
  * through `res.write`, so node's own queue is empty before anything is written beneath
