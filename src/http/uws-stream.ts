@@ -100,7 +100,7 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
   // (as a microtask) while uWS is still inside the previous onWritable call,
   // and uWS's callOnWritable then puts the old handler back over the new one
   // (found by a hang at ~5 MiB of a 64 MiB download).
-  const writable: { current?: (offset: number) => boolean } = {};
+  const writable: Writable = {};
   res.onWritable((offset) => (writable.current && !state.aborted ? writable.current(offset) : true));
   // The cork callback is made once and fed through `w`, not allocated per chunk.
   const w: { chunk: Buffer; ok: boolean; done: boolean; base: number } = { chunk: Buffer.alloc(0), ok: false, done: false, base: 0 };
@@ -173,48 +173,43 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
   }
 }
 
-/** Wait for uWS to drain, re-sending the unsent tail of `chunk`. Resolves `done`. */
-function whenWritable(
-  res: UwsResponse,
-  state: ResponseState,
-  writable: { current?: (offset: number) => boolean },
-  chunk: Buffer,
-  base: number,
-  total: number,
-): Promise<boolean> {
+type Writable = { current?: (offset: number) => boolean };
+
+/**
+ * Waits on uWS's onWritable: `handle` gets each call's offset, settles the wait when it is
+ * over, and returns what uWS is told (true: nothing more pending). An abort settles `aborted`.
+ */
+function onceWritable<T>(state: ResponseState, writable: Writable, aborted: T, handle: (offset: number, settle: (v: T) => void) => boolean): Promise<T> {
   return new Promise((resolve) => {
-    const settle = (done: boolean) => {
+    const settle = (v: T) => {
       writable.current = undefined;
       state.onAbort = undefined;
-      resolve(done);
+      resolve(v);
     };
-    state.onAbort = () => settle(false);
-    writable.current = (offset) => {
-      let ok = false;
-      let done = false;
-      res.cork(() => {
-        [ok, done] = res.tryEnd(chunk.subarray(offset - base), total);
-      });
-      if (ok || done) settle(done);
-      return ok;
-    };
+    state.onAbort = () => settle(aborted);
+    writable.current = (offset) => handle(offset, settle);
+  });
+}
+
+/** Wait for uWS to drain, re-sending the unsent tail of `chunk`. Resolves `done`. */
+function whenWritable(res: UwsResponse, state: ResponseState, writable: Writable, chunk: Buffer, base: number, total: number): Promise<boolean> {
+  return onceWritable(state, writable, false, (offset, settle) => {
+    let ok = false;
+    let done = false;
+    res.cork(() => {
+      [ok, done] = res.tryEnd(chunk.subarray(offset - base), total);
+    });
+    if (ok || done) settle(done);
+    return ok;
   });
 }
 
 /** Resolves true once the socket can take more (nothing written meanwhile), false on abort. */
-function drained(state: ResponseState, writable: { current?: (offset: number) => boolean }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const settle = (ok: boolean) => {
-      writable.current = undefined;
-      state.onAbort = undefined;
-      resolve(ok);
-    };
-    state.onAbort = () => settle(false);
-    // uWS asks for true when nothing was written, so it may drain what it buffered.
-    writable.current = () => {
-      settle(true);
-      return true;
-    };
+function drained(state: ResponseState, writable: Writable): Promise<boolean> {
+  // uWS asks for true when nothing was written, so it may drain what it buffered.
+  return onceWritable(state, writable, false, (_offset, settle) => {
+    settle(true);
+    return true;
   });
 }
 
