@@ -31,16 +31,17 @@ export interface ChunkSource {
   release(): void;
   /**
    * The caller is about to wait on a slow socket with part of the last chunk unsent. True:
-   * it may keep the loan meanwhile (until the next `next`, `release` or `close`). False:
-   * too many pooled buffers are held that way already, so it copies what it needs and
-   * calls `release`.
+   * it may keep the loan, and the chunks read ahead, meanwhile (until the next `next`,
+   * `release` or `close`). False: too many pooled buffers are kept that way already, so it
+   * lets go (`letGo`), or copies what it needs, calls `release` and `shed`.
    */
   hold(): boolean;
   /**
-   * When `hold` said no: ends the loan of the last chunk but remembers where its bytes from
-   * `from` on are, to be read again by `again` once the caller's socket drains, so a slow
-   * client holds neither a pooled buffer nor a copy. False (loan kept) when this source
-   * cannot re-read.
+   * When `hold` said no: ends the loan of the last chunk (and gives back the chunks read
+   * ahead) but remembers where its bytes from `from` on are (counted from the start of the
+   * piece last handed out), to be read again by `again` once the caller's socket drains, so
+   * a slow client holds neither a pooled buffer nor a copy. False (loan kept) when this
+   * source cannot re-read.
    */
   letGo(from: number): boolean;
   /** The bytes `letGo` let go, read again (or found in a shared chunk): the new loan. */

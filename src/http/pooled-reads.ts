@@ -33,17 +33,17 @@ const READ_AHEAD_ALONE = 2;
 const READ_AHEAD_SHARED = 1;
 
 /**
- * Pooled buffers that responses waiting on their sockets may hold (ChunkSource.hold), so
- * stalled clients can never take more than half the pool from the others. Holding beats
- * copying the unsent tail: concurrent pulls of one blob wait on the same shared chunk, so
- * a hold costs no memory, where 32 tail copies cost up to 8 MiB (uWS, 32 pulls of one 16
- * MiB blob: peak RSS 69-76 against 82-85 MiB).
+ * Pooled buffers that responses waiting on their sockets may keep (ChunkSource.hold: the
+ * chunk being sent and those read ahead), so stalled clients can never take more than half
+ * the pool from the others. Holding beats copying the unsent tail, which cost up to 8 MiB
+ * for 32 pulls of one 16 MiB blob (uWS, peak RSS 69-76 against 82-85 MiB); past the limit a
+ * re-readable body lets its chunks go (letGo) and reads them again later.
  */
 const HELD_MAX = POOL_BUFFERS / 2;
 
 const pool = new BufferPool(CHUNK_SIZE, POOL_BUFFERS);
-/** Responses holding each held buffer. */
-const holds = new Map<Buffer, number>();
+/** Pooled buffers kept by responses holding (see HELD_MAX). */
+let waitingPins = 0;
 const shared = new SharedChunks(pool);
 
 /** A chunk being read or read: a pooled buffer of its own, or a shared chunk's. */
@@ -77,10 +77,16 @@ export class PooledReads implements ChunkSource {
   /** Bytes the reads in `#ahead` will deliver. */
   #claimed = 0;
   #closed = false;
-  /** The lent chunk is held (counted in `holds`). */
-  #holding = false;
-  /** Bytes of the lent chunk. */
+  /** Buffers counted in `waitingPins` while this response holds; 0 when it does not. */
+  #pins = 0;
+  /** Bytes of the lent chunk, and where in it the piece handed out starts (after `again`). */
   #lentBytes = 0;
+  #lentFrom = 0;
+  /**
+   * Offset of the next byte to claim. Ahead of it the stream's `position` may already be
+   * (chunks read ahead, then given back by letGo): those bytes are read again with readAt.
+   */
+  #pos: number;
   /** Set by letGo, taken by again. */
   #tail: Tail | undefined;
   /** The source re-reads past bytes (readAt), so a slow response keeps none of them. */
@@ -96,6 +102,7 @@ export class PooledReads implements ChunkSource {
     if (this.#shareKey !== undefined) shared.open(this.#shareKey);
     this.#rereads = s.readAt !== undefined && s.keepOpen !== undefined && s.position !== undefined;
     if (this.#rereads) s.keepOpen!();
+    this.#pos = s.position ?? NaN;
   }
 
   async next(wanted: number): Promise<Buffer | null> {
@@ -123,12 +130,13 @@ export class PooledReads implements ChunkSource {
     }
     this.#lent = pending;
     this.#lentBytes = n;
+    this.#lentFrom = 0;
     return n === pending.buf.length ? pending.buf : pending.buf.subarray(0, n);
   }
 
   /** Starts the next chunk (at most `unclaimed` bytes) from a shared chunk or a free buffer. */
   #tryStart(unclaimed: number): boolean {
-    const length = Math.min(CHUNK_SIZE, unclaimed);
+    const length = this.#lengthOf(unclaimed);
     const key = this.#keyOf(length);
     if (key !== undefined && this.#join(key, length)) return true;
     const buf = pool.tryTake();
@@ -146,7 +154,7 @@ export class PooledReads implements ChunkSource {
       return false;
     }
     // While we waited, another download may have started this very chunk.
-    const length = Math.min(CHUNK_SIZE, unclaimed);
+    const length = this.#lengthOf(unclaimed);
     const key = this.#keyOf(length);
     if (key !== undefined && this.#join(key, length)) {
       pool.give(buf);
@@ -159,24 +167,38 @@ export class PooledReads implements ChunkSource {
   /** The shared-chunk key of our next `length` bytes; undefined while no other download of this content runs. */
   #keyOf(length: number): string | undefined {
     const content = this.#shareKey;
-    return content === undefined || !shared.shared(content) ? undefined : `${content}@${this.#stream.position}+${length}`;
+    return content === undefined || !shared.shared(content) ? undefined : `${content}@${this.#pos}+${length}`;
+  }
+
+  /** The next chunk's length: a chunk, or what is left, and never past bytes given back. */
+  #lengthOf(unclaimed: number): number {
+    const behind = this.#behind();
+    return Math.min(CHUNK_SIZE, unclaimed, behind > 0 ? behind : Infinity);
+  }
+
+  /** Bytes before the stream's position that were handed out once and given back (letGo). */
+  #behind(): number {
+    return this.#rereads ? this.#stream.position! - this.#pos : 0;
   }
 
   /** Uses another download's chunk at our offset, if there is one. */
   #join(key: string, length: number): boolean {
     const c = shared.acquire(key);
     if (!c) return false;
-    const at = this.#stream.position!;
-    this.#stream.skip!(length);
+    const at = this.#pos;
+    if (this.#behind() === 0) this.#stream.skip!(length);
+    this.#pos += length;
     this.#claimed += length;
     this.#ahead.push({ buf: c.buf, length, read: c.read, shared: c, at });
     return true;
   }
 
   #read(buf: Buffer, length: number, key: string | undefined): void {
+    const at = this.#pos;
+    const again = this.#behind() > 0;
+    const read = again ? this.#stream.readAt!(limit(buf, length), at) : this.#stream.readInto!(limit(buf, length));
     this.#claimed += length;
-    const at = this.#stream.position ?? NaN;
-    const read = this.#stream.readInto!(limit(buf, length));
+    this.#pos += length;
     // A failure is reported when this chunk is asked for; until then it must not go unhandled.
     read.catch(() => undefined);
     this.#ahead.push({ buf, length, read, shared: key === undefined ? undefined : shared.add(this.#shareKey!, key, buf, length, read), at });
@@ -202,21 +224,28 @@ export class PooledReads implements ChunkSource {
 
   hold(): boolean {
     const p = this.#lent;
-    if (this.#holding || p?.private) return true;
+    if (this.#pins > 0 || p?.private) return true;
     if (!p) return false;
-    const n = holds.get(p.buf);
-    // A buffer someone already holds costs the others nothing more.
-    if (n === undefined && (holds.size >= HELD_MAX || pool.contended)) return false;
-    holds.set(p.buf, (n ?? 0) + 1);
-    this.#holding = true;
+    // What this response keeps while it waits: the chunk being sent and those read ahead.
+    const pins = 1 + this.#ahead.length;
+    if (waitingPins + pins > HELD_MAX || pool.contended) return false;
+    waitingPins += pins;
+    this.#pins = pins;
     return true;
   }
 
   letGo(from: number): boolean {
     const p = this.#lent;
-    if (!this.#rereads || !p || p.private || !(from < this.#lentBytes)) return false;
-    this.#tail = { at: p.at + from, length: this.#lentBytes - from, key: p.shared?.key, from };
+    const start = this.#lentFrom + from; // `from` counts from the piece handed out
+    if (!this.#rereads || !p || p.private || !(start < this.#lentBytes)) return false;
+    this.#tail = { at: p.at + start, length: this.#lentBytes - start, key: p.shared?.key, from: start };
     this.release();
+    // The chunks read ahead go back too, to be read (or joined) again when asked for.
+    if (this.#ahead.length > 0) {
+      this.#pos = this.#ahead[0]!.at;
+      this.#claimed = 0;
+      for (const q of this.#ahead.splice(0)) this.#drop(q);
+    }
     return true;
   }
 
@@ -228,29 +257,34 @@ export class PooledReads implements ChunkSource {
     const c = t.key === undefined ? undefined : shared.acquire(t.key);
     if (c) {
       this.#lent = { buf: c.buf, length: c.length, read: c.read, shared: c, at: t.at - t.from };
+      this.#lentFrom = t.from;
       this.#lentBytes = t.from + t.length;
       await c.read; // a failed read stays lent: release (or close) hands it back
       return c.buf.subarray(t.from, t.from + t.length);
     }
-    const buf = await pool.take();
+    // This response holds no buffer now, so it waits its turn like a new download.
+    const buf = pool.tryTake() ?? (await pool.take());
     if (this.#closed) {
       pool.give(buf);
       throw new Error('download closed');
     }
-    const read = this.#stream.readAt!(buf.subarray(0, t.length), t.at);
+    let read: Promise<number>;
+    try {
+      read = this.#stream.readAt!(buf.subarray(0, t.length), t.at);
+    } catch (err) {
+      pool.give(buf);
+      throw err;
+    }
     this.#lent = { buf, length: t.length, read, shared: undefined, at: t.at };
+    this.#lentFrom = 0;
     this.#lentBytes = t.length;
     await read;
     return buf.subarray(0, t.length);
   }
 
   #unhold(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
-    const buf = this.#lent!.buf;
-    const n = holds.get(buf)! - 1;
-    if (n > 0) holds.set(buf, n);
-    else holds.delete(buf);
+    waitingPins -= this.#pins;
+    this.#pins = 0;
   }
 
   keep(): ChunkLoan {
@@ -307,8 +341,8 @@ export class PooledReads implements ChunkSource {
   }
 }
 
-/** Pooled buffers held by responses waiting on their sockets (for tests). */
-export const heldBuffers = (): number => holds.size;
+/** Pooled buffers kept by responses holding while their sockets drain (for tests). */
+export const heldBuffers = (): number => waitingPins;
 
 /** The pooled buffer, shortened so a read never goes past the bytes still wanted. */
 function limit(buf: Buffer, wanted: number): Buffer {

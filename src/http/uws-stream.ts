@@ -147,11 +147,13 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
           continue;
         }
         // Slow readers already hold their share of the pool and this source cannot read
-        // again: keep a copy of the unsent tail and give the buffer back.
+        // again: keep a copy of the unsent tail, give the buffer back, and move the chunks
+        // read ahead out of the pool too.
         const unsent = piece.subarray(written);
         const tail = unsent.length <= tails.size ? tails.tryTake() : undefined;
         const rest = tail ? tail.subarray(0, unsent.copy(tail)) : Buffer.from(unsent);
         source.release();
+        source.shed();
         // uWS copies whatever it buffers, so the tail is free again once this resolves.
         done = await whenWritable(res, state, writable, rest, w.base + written, total);
         if (tail) tails.give(tail);
