@@ -235,6 +235,43 @@ describe('sendfile downloads on node:http', () => {
     }
   });
 
+  it('with SKIFF_SENDFILE=off, files kept open for reading again are closed after complete and cut-off downloads', async () => {
+    // A handle left open is closed by node on garbage collection, with a warning: watch for
+    // that too, or a leak could pass the descriptor count below.
+    const gcCloses: string[] = [];
+    const onWarning = (w: Error) => {
+      if (/on garbage collection/.test(w.message)) gcCloses.push(w.message);
+    };
+    process.on('warning', onWarning);
+    const baseline = openFds();
+    const copyAgent = new http.Agent({ keepAlive: false });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal(sha((await get(copying.port, '/file', copyAgent)).body), sha(content));
+    } finally {
+      copyAgent.destroy();
+    }
+    for (let i = 0; i < 3; i++) {
+      const socket = connect(copying.port, '127.0.0.1');
+      socket.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n');
+      let got = 0;
+      await new Promise<void>((resolve) => {
+        socket.on('data', (d: Buffer) => {
+          got += d.length;
+          if (got > 2 * MiB) {
+            socket.destroy();
+            resolve();
+          }
+        });
+      });
+    }
+    const deadline = Date.now() + 2000;
+    while (openFds() > baseline && Date.now() < deadline) await sleep(50);
+    await sleep(100);
+    process.off('warning', onWarning);
+    assert.deepEqual(gcCloses, [], 'no file was left for the garbage collector to close');
+    assert.ok(openFds() <= baseline, `descriptors: ${openFds()} open, ${baseline} before`);
+  });
+
   it(`sets a fixed send buffer from the ${CROWD}th download at once: 512 KiB by default, SKIFF_SEND_BUFFER bytes when set (the kernel doubles it)`, async () => {
     /** Starts a download whose reader holds it open; resolves once it is blocked, with its server side's `tb` (ss's skmem). */
     const held: ReturnType<typeof connect>[] = [];
