@@ -143,3 +143,28 @@ test('letting go twice in a row, and with chunks read ahead, sends every byte on
     assert.equal(sha(rb), sha(data), `shared b, cut ${cut}`);
   }
 });
+
+test('a download closed while it waits to read again gives the buffer it gets back, and no buffer is lost', { timeout: 10_000 }, async () => {
+  const small = CHUNK_SIZE; // one chunk each: no read-ahead
+  const a = chunkSource({ stream: await range(0, small), length: small });
+  await a.next(small);
+  assert.equal(a.letGo(10), true);
+  // Every pooled buffer lent elsewhere: the read again has to wait for one.
+  const others = await Promise.all(Array.from({ length: 8 }, async () => {
+    const s = chunkSource({ stream: await range(0, small), length: small });
+    await s.next(small);
+    return s;
+  }));
+  const waiting = a.again();
+  waiting.catch(() => undefined);
+  await sleep(10);
+  a.close(false);
+  others[0]!.release(); // its buffer goes to the closed download, which gives it back
+  await assert.rejects(waiting, /closed/);
+  for (const s of others) s.close(true);
+  // All 8 buffers are free again: 8 new downloads each get one at once.
+  const fresh = await Promise.all(Array.from({ length: 8 }, async () => chunkSource({ stream: await range(0, small), length: small })));
+  const got = await Promise.race([Promise.all(fresh.map((s) => s.next(small))), sleep(2000).then(() => 'waited')]);
+  assert.notEqual(got, 'waited', 'no pooled buffer was lost');
+  for (const s of fresh) s.close(true);
+});
