@@ -93,6 +93,22 @@ function get(port: number, path: string, agent: http.Agent): Promise<{ status: n
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 
+/** GETs /file on a raw socket and hangs up once more than 2 MiB have come. */
+function hangUpMidDownload(port: number): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n');
+  let got = 0;
+  return new Promise<void>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got > 2 * MiB) {
+        socket.destroy();
+        resolve();
+      }
+    });
+  });
+}
+
 describe('sendfile downloads on node:http', () => {
   const tally = new Tally();
   let content: Buffer;
@@ -191,20 +207,7 @@ describe('sendfile downloads on node:http', () => {
 
   it('a client hanging up mid-download leaks no descriptor, and the next download works', async () => {
     const baseline = openFds();
-    for (let i = 0; i < 5; i++) {
-      const socket = connect(server.port, '127.0.0.1');
-      socket.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n');
-      let got = 0;
-      await new Promise<void>((resolve) => {
-        socket.on('data', (d: Buffer) => {
-          got += d.length;
-          if (got > 2 * MiB) {
-            socket.destroy();
-            resolve();
-          }
-        });
-      });
-    }
+    for (let i = 0; i < 5; i++) await hangUpMidDownload(server.port);
     const deadline = Date.now() + 5000;
     while ((tally.openRanges > 0 || openFds() > baseline) && Date.now() < deadline) await sleep(50);
     assert.equal(tally.openRanges, 0, 'every file range was closed');
@@ -250,20 +253,7 @@ describe('sendfile downloads on node:http', () => {
     } finally {
       copyAgent.destroy();
     }
-    for (let i = 0; i < 3; i++) {
-      const socket = connect(copying.port, '127.0.0.1');
-      socket.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n');
-      let got = 0;
-      await new Promise<void>((resolve) => {
-        socket.on('data', (d: Buffer) => {
-          got += d.length;
-          if (got > 2 * MiB) {
-            socket.destroy();
-            resolve();
-          }
-        });
-      });
-    }
+    for (let i = 0; i < 3; i++) await hangUpMidDownload(copying.port);
     const deadline = Date.now() + 2000;
     while (openFds() > baseline && Date.now() < deadline) await sleep(50);
     await sleep(100);
