@@ -1,8 +1,27 @@
-import { close as closeFd, write as writeFd } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RunningHash } from '../../oci/index.ts';
-import { IdlePool } from '../../platform/idle-pool.ts';
 import type { DirectFile, DirectIo } from '../../platform/native.ts';
+import {
+  BOUNCE_ALIGN,
+  BOUNCES,
+  DIRECT_AFTER,
+  claimDirectSlot,
+  closeDirectFile,
+  directSlotFree,
+  pwrite,
+  releaseBounce,
+  releaseDirectSlot,
+  takeBounce,
+  type ParkedFile,
+} from './direct-writes.ts';
+
+export { closeParked, DIRECT_AFTER, MAX_DIRECT, type ParkedFile } from './direct-writes.ts';
+
+/**
+ * Bytes of a filling bounce buffer hashed at once (uWS chunked pushes, 8 MiB PATCHes: 712-771
+ * MiB/s against 682-747 hashing whole buffers; 1 MiB steps gained nothing more).
+ */
+const HASH_STEP = 2 * 1024 * 1024;
 
 /**
  * The sink of an upload: its bytes, in order, onto the end of the session file and through
@@ -187,7 +206,7 @@ export class Appender {
 
   /** Gives the bounce buffers back; direct writes stop counting against MAX_DIRECT. */
   #releaseBounces(): void {
-    if (this.#bounce.length > 0) directNow--;
+    if (this.#bounce.length > 0) releaseDirectSlot();
     for (const b of this.#bounce.splice(0)) releaseBounce(b);
   }
 
@@ -204,15 +223,15 @@ export class Appender {
     if (this.#directTried || !this.io || Math.max(this.#accepted, this.expected) <= DIRECT_AFTER) return false;
     this.#directTried = true;
     // Past MAX_DIRECT uploads at once the rest write buffered: 8 MiB of bounce buffers each.
-    if (directNow >= MAX_DIRECT) return false;
+    if (!directSlotFree()) return false;
     const direct = this.#parkedDirect ?? this.io.open(this.path);
     this.#parkedDirect = null;
     if (!direct) return false;
     if (direct.memAlign > BOUNCE_ALIGN || direct.offsetAlign > BOUNCE_ALIGN) {
-      closeFd(direct.fd, () => undefined);
+      void closeDirectFile(direct);
       return false;
     }
-    directNow++;
+    claimDirectSlot();
     this.#direct = direct;
     this.#bounce = Array.from({ length: BOUNCES }, () => takeBounce(this.io!));
     this.#inflight = this.#bounce.map(() => null);
@@ -339,66 +358,4 @@ export class Appender {
   #rethrow(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
-}
-
-/**
- * An upload file left open by `finish(true)` for the next append to it: its descriptors, its
- * size then (the offset of the next byte) and its inode, by which the caller checks that the
- * path still names it. Nothing is held in memory for it: every byte taken was written.
- */
-export interface ParkedFile {
-  readonly fh: FileHandle;
-  readonly direct: DirectFile | null;
-  readonly size: number;
-  readonly ino: number;
-}
-
-/** Closes a parked file's descriptors. */
-export async function closeParked(p: ParkedFile): Promise<void> {
-  if (p.direct) await closeDirectFile(p.direct);
-  await p.fh.close().catch(() => undefined);
-}
-
-function closeDirectFile(d: DirectFile): Promise<void> {
-  return new Promise<void>((resolve) => closeFd(d.fd, () => resolve()));
-}
-
-/** Bytes of an append written buffered before direct writes are tried. */
-export const DIRECT_AFTER = 1024 * 1024;
-/**
- * Bounce buffers per append, and their size: one fills while the other is hashed and written.
- * Measured on 256 MiB pushes (MiB/s on node:http / uWS): 2 x 1 MiB 633 / 846, 4 x 1 MiB
- * 669 / 861, 3 x 2 MiB 708-766 / 936-954, 2 x 4 MiB 777 / 1,050, 3 x 4 MiB 799 / 1,007.
- * Fewer, larger writes cost fewer pool round trips; 8 MiB is held only while a large
- * upload runs.
- */
-const BOUNCES = 2;
-const BOUNCE = 4 * 1024 * 1024;
-/**
- * Bytes of a filling bounce buffer hashed at once (uWS chunked pushes, 8 MiB PATCHes: 712-771
- * MiB/s against 682-747 hashing whole buffers; 1 MiB steps gained nothing more).
- */
-const HASH_STEP = 2 * 1024 * 1024;
-/**
- * Uploads written direct at once; more are written buffered. Bounds the bounce buffers to
- * 32 MiB however many clients push (eight 100 MB pushes at once peaked at 185 MiB of RSS on
- * node:http without it).
- */
-export const MAX_DIRECT = 2;
-let directNow = 0;
-/** Bounce buffers are aligned to this; a file system that asks for more is written buffered. */
-const BOUNCE_ALIGN = 4096;
-/** Idle bounce buffers kept for the next large uploads (8 MiB), for 15 s. */
-const bounces = new IdlePool(2, 15_000);
-
-function takeBounce(io: DirectIo): Buffer {
-  return bounces.take(() => io.alignedBuffer(BOUNCE, BOUNCE_ALIGN));
-}
-
-function releaseBounce(buf: Buffer): void {
-  bounces.release(buf);
-}
-
-function pwrite(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => writeFd(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
