@@ -19,8 +19,7 @@
  */
 import type { UwsResponse } from '../platform/native.ts';
 import type { StreamBody } from './types.ts';
-import { BufferPool } from './buffer-pool.ts';
-import { chunkSource, CHUNK_SIZE } from './chunk-source.ts';
+import { chunkSource } from './chunk-source.ts';
 import { errorReply, toWireReply, type WireReply } from './dispatch.ts';
 
 /** Write a WireReply. Returns body bytes handed to uWS. */
@@ -56,16 +55,6 @@ export function writeUwsReply(res: UwsResponse, state: ResponseState, wire: Wire
     return result.bytesSent;
   });
 }
-
-/**
- * Where the unsent tail of a pooled chunk that cannot be held waits for the socket: reused
- * buffers, at most one per waiting response. A fresh copy per partial send is freed only by
- * a GC, and 32 concurrent pulls of one blob on loopback made hundreds of partial sends a
- * second (17-20 MB of copies per 0.5 s, up to 42 MB of them awaiting a scavenge, peak RSS
- * 87-99 MiB). Past TAIL_BUFFERS responses waiting at once, a tail gets a fresh copy.
- */
-const TAIL_BUFFERS = 32;
-const tails = new BufferPool(CHUNK_SIZE, TAIL_BUFFERS);
 
 /** Per-response state shared with the adapter's onAborted handler. */
 export interface ResponseState {
@@ -147,16 +136,12 @@ export async function streamToUws(res: UwsResponse, state: ResponseState, writeH
           continue;
         }
         // Slow readers already hold their share of the pool and this source cannot read
-        // again: keep a copy of the unsent tail, give the buffer back, and move the chunks
-        // read ahead out of the pool too.
-        const unsent = piece.subarray(written);
-        const tail = unsent.length <= tails.size ? tails.tryTake() : undefined;
-        const rest = tail ? tail.subarray(0, unsent.copy(tail)) : Buffer.from(unsent);
+        // again (blob files can: this is for other sources): keep a copy of the unsent tail,
+        // give the buffer back, and move the chunks read ahead out of the pool too.
+        const rest = Buffer.from(piece.subarray(written));
         source.release();
         source.shed();
-        // uWS copies whatever it buffers, so the tail is free again once this resolves.
         done = await whenWritable(res, state, writable, rest, w.base + written, total);
-        if (tail) tails.give(tail);
         break;
       }
       if (state.aborted) break;

@@ -60,15 +60,18 @@ export class FileRange implements AsyncIterable<Buffer> {
     if (at < this.#start || at + target.length > this.#position) {
       throw new RangeError(`readAt ${at}+${target.length} is outside the bytes handed out (${this.#start}-${this.#position})`);
     }
-    if (target.length === 0) return 0;
-    const read = this.#fill(target, target.length, at);
+    if (target.length > 0) await this.#tracked(this.#fill(target, target.length, at));
+    return target.length;
+  }
+
+  /** Awaits a read, counted in flight meanwhile (a close waits for it). */
+  async #tracked(read: Promise<void>): Promise<void> {
     this.#reading.add(read);
     try {
       await read;
     } finally {
       this.#reading.delete(read);
     }
-    return target.length;
   }
 
   /** At the end of the range with nothing in flight: close, unless kept open. */
@@ -111,15 +114,11 @@ export class FileRange implements AsyncIterable<Buffer> {
     const at = this.#position;
     this.#position += want;
     this.#remaining -= want;
-    const read = this.#fill(target, want, at);
-    this.#reading.add(read);
     try {
-      await read;
+      await this.#tracked(this.#fill(target, want, at));
     } catch (err) {
       this.#close();
       throw err;
-    } finally {
-      this.#reading.delete(read);
     }
     // Destroyed while reading: the bytes in `target` are still good (the handle closes only
     // after reads in flight), and a shared chunk's other readers are waiting for them.
